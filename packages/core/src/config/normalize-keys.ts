@@ -83,7 +83,7 @@ export function withDefaults<T extends object>(
   options: NormalizeKeysOptions = {},
 ): T {
   const given = normalizeKeys(input ?? {}, Object.keys(defaults), source, options);
-  const out: Record<string, unknown> = { ...defaults };
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) out[k] = v;
   return out as T;
 }
