@@ -1,0 +1,224 @@
+/**
+ * Reverse-mode autograd: ops record a node on their output while grad mode is on and an input
+ * requires grad; backward() walks the nodes from the root in reverse topological order,
+ * accumulates leaf gradients into `.grad` and frees each node's saved tensors as it goes.
+ */
+import { Tensor, setViewOp } from './tensor';
+import { keep, tidy } from './scope';
+import { QError } from './errors';
+
+export interface TapeNode {
+  op: string;
+  inputs: Tensor[];
+  saved: Tensor[];
+  /** Gradients of the inputs given the output's gradient (null where an input needs none). */
+  backward: (gy: Tensor, saved: Tensor[]) => (Tensor | null)[];
+}
+
+let gradEnabled = true;
+const tape = new Set<TapeNode>();
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Runs fn without recording gradients (evaluation, generation, optimizer updates).
+ *
+ * @example
+ * ```ts
+ * const logits = noGrad(() => model.forward(ids));
+ * ```
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** A reference to t's storage that outlives t itself: what a node saves for its backward. */
+export function saveRef(t: Tensor): Tensor {
+  return keep(new Tensor(t.storage.retain(), t.shape, t.dtype));
+}
+
+/** Attaches a tape node to `out` if any input needs a gradient. Called by every differentiable op. */
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  saved: Tensor[],
+  backward: TapeNode['backward'],
+): Tensor {
+  if (!gradEnabled || !inputs.some((x) => x.requiresGrad)) return out;
+  const node: TapeNode = { op, inputs, saved: saved.map(saveRef), backward };
+  tape.add(node);
+  out.node = node;
+  out.requiresGrad = true;
+  return out;
+}
+
+function freeNode(n: TapeNode): void {
+  for (const s of n.saved) s.release();
+  n.saved = [];
+  tape.delete(n);
+}
+
+/** Number of nodes whose saved tensors are still held (a leak check for tests and the trainer). */
+export function tapeSize(): number {
+  return tape.size;
+}
+
+/** Releases every recorded node, e.g. after a forward that was never differentiated. */
+export function clearTape(): void {
+  for (const n of [...tape]) freeNode(n);
+}
+
+// Set by ops/elementwise.ts; accumulation must not depend on a module cycle at load time.
+let accumulate: (into: Tensor, g: Tensor) => void = () => {
+  throw new QError('E_INTERNAL', 'autograd: accumulate not registered');
+};
+let onesLike: (t: Tensor) => Tensor = () => {
+  throw new QError('E_INTERNAL', 'autograd: onesLike not registered');
+};
+export function registerAutogradKernels(k: { accumulate: typeof accumulate; onesLike: typeof onesLike }): void {
+  accumulate = k.accumulate;
+  onesLike = k.onesLike;
+}
+
+/**
+ * Backpropagates from `root` (a scalar unless `seed` is given). Trainable leaves receive or add to
+ * `.grad` (gradient accumulation); intermediate gradients and the graph's saved tensors are freed.
+ *
+ * @example
+ * ```ts
+ * const loss = crossEntropy(logits, labels);
+ * backward(loss);
+ * console.log(await w.grad!.read());
+ * ```
+ */
+export function backward(root: Tensor, seed?: Tensor): void {
+  noGrad(() => {
+    const order: Tensor[] = [];
+    const seen = new Set<Tensor>();
+    // Iterative DFS: decoder stacks make recursion deep.
+    const stack: [Tensor, number][] = [[root, 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const [t, i] = top;
+      if (i === 0) {
+        if (seen.has(t)) {
+          stack.pop();
+          continue;
+        }
+        seen.add(t);
+      }
+      const inputs = t.node?.inputs ?? [];
+      if (i < inputs.length) {
+        top[1]++;
+        const x = inputs[i]!;
+        if (x.requiresGrad && !seen.has(x)) stack.push([x, 0]);
+      } else {
+        stack.pop();
+        order.push(t);
+      }
+    }
+    const grads = new Map<Tensor, Tensor>();
+    grads.set(root, seed ?? onesLike(root));
+    const ownedSeed = !seed;
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      const node = t.node;
+      if (!node) {
+        // A trainable leaf: accumulate across backward calls.
+        if (t.grad) accumulate(t.grad, g);
+        else t.grad = keep(t.dtype === g.dtype ? copyOf(g) : g);
+        if (t.grad !== g && (g !== seed || ownedSeed)) g.release();
+        grads.delete(t);
+        continue;
+      }
+      // Temporaries of the rule are freed here; only the input gradients survive.
+      const gins = tidy(() => node.backward(g, node.saved));
+      freeNode(node);
+      t.node = null;
+      if (g !== seed || ownedSeed) g.release();
+      grads.delete(t);
+      node.inputs.forEach((x, j) => {
+        const gx = gins[j];
+        if (!gx) return;
+        if (!x.requiresGrad) {
+          gx.release();
+          return;
+        }
+        keep(gx);
+        const prev = grads.get(x);
+        if (prev) {
+          accumulate(prev, gx);
+          gx.release();
+        } else grads.set(x, gx);
+      });
+    }
+    for (const g of grads.values()) g.release();
+  });
+}
+
+// The first gradient of a leaf is adopted as its .grad buffer; a copy is only needed when the
+// same tensor may still be referenced as another node's gradient, which we avoid above.
+function copyOf(g: Tensor): Tensor {
+  return g;
+}
+
+/**
+ * Gradient checkpointing: runs fn without keeping its activations, and re-runs it during backward.
+ * Unlike torch's reentrant checkpoint, the result requires grad even if no input does, so LoRA
+ * weights inside fn get gradients without `enable_input_require_grads()`.
+ *
+ * @example
+ * ```ts
+ * h = checkpoint((x) => layer.forward(x), h);
+ * ```
+ */
+export function checkpoint(fn: (...xs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
+  if (!gradEnabled) return fn(...inputs);
+  const out = noGrad(() => fn(...inputs));
+  const node: TapeNode = {
+    op: 'checkpoint',
+    inputs,
+    saved: inputs.map(saveRef),
+    backward(gy, saved) {
+      const detached = saved.map((s, i) => {
+        const d = keep(new Tensor(s.storage.retain(), s.shape, s.dtype));
+        d.requiresGrad = inputs[i]!.requiresGrad;
+        return d;
+      });
+      let grads: (Tensor | null)[] = [];
+      const prev = gradEnabled;
+      gradEnabled = true;
+      try {
+        const y = fn(...detached);
+        keep(y);
+        if (y.requiresGrad) backward(y, gy);
+        y.release();
+        grads = detached.map((d) => d.grad);
+      } finally {
+        gradEnabled = prev;
+        for (const d of detached) d.release();
+      }
+      return grads;
+    },
+  };
+  tape.add(node);
+  out.node = node;
+  out.requiresGrad = true;
+  return out;
+}
+
+setViewOp((x, shape) => {
+  const v = new Tensor(x.storage.retain(), shape, x.dtype);
+  return record(v, 'reshape', [x], [], (gy) => [gy.reshape([...x.shape])]);
+});

@@ -1,0 +1,51 @@
+/**
+ * An op is declared once: its float64 CPU reference, its GPU forward (WGSL kernels in the same
+ * file) and its backward rule, written with other ops. The registry lets a test check that no op
+ * lacks any of the three.
+ */
+import type { Tensor } from './tensor';
+import { noGrad, record } from './autograd';
+
+/** A host tensor in float64, the reference every GPU result is checked against. */
+export interface CpuTensor {
+  shape: number[];
+  data: Float64Array;
+}
+
+export interface BackwardCtx<A> {
+  attrs: A;
+  /** Tensors chosen by `save` (default: the inputs), kept alive until backward has run. */
+  saved: Tensor[];
+  inputShapes: (readonly number[])[];
+}
+
+export interface OpDef<A> {
+  name: string;
+  /** Float64 reference of the forward. */
+  cpu(inputs: CpuTensor[], attrs: A): CpuTensor;
+  /** GPU forward; runs with gradient recording off, so it may call other ops freely. */
+  gpu(inputs: Tensor[], attrs: A): Tensor;
+  /**
+   * Gradients of the inputs given the output's. A string instead explains why the op has none
+   * (integer outputs, for instance).
+   */
+  backward: ((gy: Tensor, ctx: BackwardCtx<A>) => (Tensor | null)[]) | string;
+  /** What backward needs; default: the inputs. Saving less keeps activations smaller. */
+  save?(inputs: Tensor[], out: Tensor, attrs: A): Tensor[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const registry = new Map<string, OpDef<any>>();
+
+/** Registers an op and returns the function that applies it. */
+export function defineOp<A>(def: OpDef<A>): (inputs: Tensor[], attrs: A) => Tensor {
+  registry.set(def.name, def);
+  return (inputs, attrs) => {
+    const out = noGrad(() => def.gpu(inputs, attrs));
+    const bw = def.backward;
+    if (typeof bw === 'string') return out;
+    const saved = def.save ? def.save(inputs, out, attrs) : inputs;
+    const inputShapes = inputs.map((x) => x.shape);
+    return record(out, def.name, inputs, saved, (gy, s) => bw(gy, { attrs, saved: s, inputShapes }));
+  };
+}

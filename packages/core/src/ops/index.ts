@@ -1,0 +1,4 @@
+export * from './elementwise';
+export * from './reduce';
+export * from './expand';
+export * from './matmul';
