@@ -23,8 +23,12 @@ export interface OpDef<A> {
   name: string;
   /** Float64 reference of the forward. */
   cpu(inputs: CpuTensor[], attrs: A): CpuTensor;
-  /** GPU forward; runs with gradient recording off, so it may call other ops freely. */
-  gpu(inputs: Tensor[], attrs: A): Tensor;
+  /**
+   * GPU forward; runs with gradient recording off, so it may call other ops freely. It may also
+   * return `[out, extras]`: intermediates (a log-sum-exp, say) that backward receives after the
+   * saved tensors and that are released once backward has run.
+   */
+  gpu(inputs: Tensor[], attrs: A): Tensor | [Tensor, Tensor[]];
   /**
    * Gradients of the inputs given the output's. A string instead explains why the op has none
    * (integer outputs, for instance).
@@ -41,11 +45,16 @@ export const registry = new Map<string, OpDef<any>>();
 export function defineOp<A>(def: OpDef<A>): (inputs: Tensor[], attrs: A) => Tensor {
   registry.set(def.name, def);
   return (inputs, attrs) => {
-    const out = noGrad(() => def.gpu(inputs, attrs));
+    const r = noGrad(() => def.gpu(inputs, attrs));
+    const [out, extras] = Array.isArray(r) ? r : [r, []];
     const bw = def.backward;
-    if (typeof bw === 'string') return out;
-    const saved = def.save ? def.save(inputs, out, attrs) : inputs;
-    const inputShapes = inputs.map((x) => x.shape);
-    return record(out, def.name, inputs, saved, (gy, s) => bw(gy, { attrs, saved: s, inputShapes }));
+    if (typeof bw !== 'string') {
+      const saved = [...(def.save ? def.save(inputs, out, attrs) : inputs), ...extras];
+      const inputShapes = inputs.map((x) => x.shape);
+      record(out, def.name, inputs, saved, (gy, s) => bw(gy, { attrs, saved: s, inputShapes }));
+    }
+    // The tape holds its own references to the extras it needs.
+    for (const e of extras) e.release();
+    return out;
   };
 }

@@ -113,7 +113,8 @@ interface UnaryRow {
   saves: 'x' | 'y' | 'none';
 }
 
-const UNARY = {
+type UnaryName = 'scale' | 'addScalar' | 'exp' | 'log' | 'sqrt' | 'square' | 'neg' | 'silu' | 'siluGrad' | 'siluGrad2';
+const UNARY: Record<UnaryName, UnaryRow> = {
   scale: { wgsl: 'x * u.c', cpu: (x, c) => x * c, grad: (gy, _x, _y, c) => scale(gy, c), saves: 'none' },
   addScalar: { wgsl: 'x + u.c', cpu: (x, c) => x + c, grad: (gy) => gy.reshape([...gy.shape]), saves: 'none' },
   exp: { wgsl: 'exp(x)', cpu: Math.exp, grad: (gy, _x, y) => mul(gy, y), saves: 'y' },
@@ -144,8 +145,8 @@ const UNARY = {
     },
     saves: 'none',
   },
-} satisfies Record<string, UnaryRow>;
-export type UnaryName = keyof typeof UNARY;
+};
+export type { UnaryName };
 
 const unaryOps = Object.fromEntries(
   (Object.entries(UNARY) as [UnaryName, UnaryRow][]).map(([name, row]) => [

@@ -1,0 +1,306 @@
+/**
+ * Scaled dot-product attention with grouped-query heads, causal masking, padding masks and a KV
+ * cache. P = softmax(scale·Q·Kᵀ + mask), O = P·V. Backward recomputes P instead of storing the
+ * [B, H, T, S] probabilities, so activation memory stays linear in sequence length.
+ */
+// q: [B, T, Hq, D], k/v: [B, Smax, Hkv, D] (first kvLen positions valid), mask: [B, Smax] i32 (1 = attend)
+// out: [B, T, Hq, D]; query t sits at absolute position kvLen − T + t
+import { defineOp, type CpuTensor } from '../op';
+import { Tensor, empty } from '../tensor';
+import { launch, grid1d, LINEAR_INDEX } from '../wgsl';
+import { WGSL_TYPE } from '../dtype';
+import { ShapeError } from '../errors';
+import { ROW_MAX_SUM } from './softmax';
+
+export interface AttentionAttrs {
+  scale: number;
+  causal: boolean;
+  /** Valid key/value positions (≤ the cache's capacity). */
+  kvLen: number;
+}
+
+interface Geo {
+  B: number;
+  T: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  Smax: number;
+  S: number;
+  hasMask: boolean;
+}
+
+function geometry(q: readonly number[], k: readonly number[], v: readonly number[], mask: readonly number[] | undefined, kvLen: number): Geo {
+  if (q.length !== 4 || k.length !== 4) throw new ShapeError(`attention: q [${q}] and k [${k}] must be [B, T, H, D]`);
+  const [B, T, Hq, D] = q as [number, number, number, number];
+  const [Bk, Smax, Hkv, Dk] = k as [number, number, number, number];
+  if (Bk !== B || Dk !== D || Hq % Hkv !== 0) throw new ShapeError(`attention: q [${q}] and k [${k}] do not fit (batch, head dim, heads divisible)`);
+  if (v.join() !== k.join()) throw new ShapeError(`attention: v [${v}] must match k [${k}]`);
+  if (kvLen > Smax || kvLen < T) throw new ShapeError(`attention: kvLen ${kvLen} must be in [T=${T}, ${Smax}]`);
+  if (mask && (mask.length !== 2 || mask[0] !== B || mask[1] !== Smax)) throw new ShapeError(`attention: mask [${mask}] must be [${B}, ${Smax}]`);
+  return { B, T, Hq, Hkv, D, Smax, S: kvLen, hasMask: !!mask };
+}
+
+const UNIFORMS: [string, 'u32' | 'f32'][] = [
+  ['T', 'u32'],
+  ['S', 'u32'],
+  ['Smax', 'u32'],
+  ['offset', 'u32'],
+  ['scale', 'f32'],
+];
+const uvals = (g: Geo, a: AttentionAttrs) => [g.T, g.S, g.Smax, g.S - g.T, a.scale];
+const NEG = -1e30;
+
+/** P [B, Hq, T, S]: masked scores, then row softmax (fully masked rows become zeros). */
+function probabilities(q: Tensor, k: Tensor, mask: Tensor | undefined, g: Geo, a: AttentionAttrs): Tensor {
+  const { B, T, Hq, Hkv, D, S } = g;
+  const p = empty([B, Hq, T, S], 'f32', q.dev);
+  const group = Hq / Hkv;
+  launch(
+    {
+      name: 'attn_scores',
+      bindings: [
+        { name: 'q', dtype: q.dtype },
+        { name: 'k', dtype: k.dtype },
+        { name: 'm', dtype: mask?.dtype ?? q.dtype },
+        { name: 'p', dtype: 'f32', access: 'read_write' },
+      ],
+      uniforms: UNIFORMS,
+      body: `let i = ${LINEAR_INDEX}; if (i >= ${B * Hq}u * u.T * u.S) { return; }
+let s = i % u.S; let t = (i / u.S) % u.T; let h = (i / (u.S * u.T)) % ${Hq}u; let b = i / (u.S * u.T * ${Hq}u);
+var ok = true;
+${a.causal ? 'if (s > t + u.offset) { ok = false; }' : ''}
+${g.hasMask ? 'if (m[b * u.Smax + s] == 0) { ok = false; }' : ''}
+if (!ok) { p[i] = ${NEG}; return; }
+let qo = ((b * u.T + t) * ${Hq}u + h) * ${D}u;
+let ko = ((b * u.Smax + s) * ${Hkv}u + h / ${group}u) * ${D}u;
+var acc = 0.0;
+for (var d = 0u; d < ${D}u; d++) { acc += f32(q[qo + d]) * f32(k[ko + d]); }
+p[i] = acc * u.scale;`,
+    },
+    [q, k, mask ?? q, p],
+    grid1d(p.size),
+    uvals(g, a),
+  );
+  const rows = B * Hq * T;
+  launch(
+    {
+      name: 'attn_softmax',
+      bindings: [{ name: 'p', dtype: 'f32', access: 'read_write' }],
+      uniforms: [
+        ['S', 'u32'],
+        ['rows', 'u32'],
+      ],
+      header: ROW_MAX_SUM,
+      body: `let row = wid.x + wid.y * nwg.x; if (row >= u.rows) { return; }
+let base = row * u.S;
+var mx = ${NEG};
+for (var i = lid.x; i < u.S; i += WG) { mx = max(mx, p[base + i]); }
+mx = reduce_max(mx, lid.x);
+// A row with every key masked (a left-padding query) attends to nothing: zeros, not NaN.
+let dead = mx <= ${NEG / 2};
+var sm = 0.0;
+for (var i = lid.x; i < u.S; i += WG) { sm += exp(p[base + i] - mx); }
+sm = reduce_sum(sm, lid.x);
+for (var i = lid.x; i < u.S; i += WG) { p[base + i] = select(exp(p[base + i] - mx) / sm, 0.0, dead); }`,
+    },
+    [p],
+    grid1d(rows, 1),
+    [S, rows],
+  );
+  return p;
+}
+
+function attentionGpu(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, a: AttentionAttrs): Tensor {
+  const g = geometry(q.shape, k.shape, v.shape, mask?.shape, a.kvLen);
+  const p = probabilities(q, k, mask, g, a);
+  const o = empty(q.shape, q.dtype, q.dev);
+  const { Hq, Hkv, D } = g;
+  launch(
+    {
+      name: 'attn_pv',
+      bindings: [
+        { name: 'p', dtype: 'f32' },
+        { name: 'v', dtype: v.dtype },
+        { name: 'o', dtype: q.dtype, access: 'read_write' },
+      ],
+      uniforms: UNIFORMS,
+      body: `let i = ${LINEAR_INDEX}; if (i >= ${g.B * Hq * D}u * u.T) { return; }
+let d = i % ${D}u; let h = (i / ${D}u) % ${Hq}u; let t = (i / ${D * Hq}u) % u.T; let b = i / (${D * Hq}u * u.T);
+let po = ((b * ${Hq}u + h) * u.T + t) * u.S;
+let hk = h / ${Hq / Hkv}u;
+var acc = 0.0;
+for (var s = 0u; s < u.S; s++) { acc += p[po + s] * f32(v[((b * u.Smax + s) * ${Hkv}u + hk) * ${D}u + d]); }
+o[i] = ${WGSL_TYPE[q.dtype]}(acc);`,
+    },
+    [p, v, o],
+    grid1d(o.size),
+    uvals(g, a),
+  );
+  p.release();
+  return o;
+}
+
+function attentionBackward(dO: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, mask: Tensor | undefined, a: AttentionAttrs): Tensor[] {
+  const g = geometry(q.shape, k.shape, v.shape, mask?.shape, a.kvLen);
+  const { B, T, Hq, Hkv, D } = g;
+  const group = Hq / Hkv;
+  const p = probabilities(q, k, mask, g, a);
+  // dS = P ∘ (dO·Vᵀ − rowsum(dO∘O)), computed in place over P.
+  launch(
+    {
+      name: 'attn_ds',
+      bindings: [
+        { name: 'dO', dtype: dO.dtype },
+        { name: 'v', dtype: v.dtype },
+        { name: 'o', dtype: o.dtype },
+        { name: 'p', dtype: 'f32', access: 'read_write' },
+      ],
+      uniforms: UNIFORMS,
+      body: `let i = ${LINEAR_INDEX}; if (i >= ${B * Hq}u * u.T * u.S) { return; }
+let pv = p[i]; if (pv == 0.0) { return; }
+let s = i % u.S; let t = (i / u.S) % u.T; let h = (i / (u.S * u.T)) % ${Hq}u; let b = i / (u.S * u.T * ${Hq}u);
+let qo = ((b * u.T + t) * ${Hq}u + h) * ${D}u;
+let vo = ((b * u.Smax + s) * ${Hkv}u + h / ${group}u) * ${D}u;
+var dp = 0.0; var dd = 0.0;
+for (var d = 0u; d < ${D}u; d++) { let g = f32(dO[qo + d]); dp += g * f32(v[vo + d]); dd += g * f32(o[qo + d]); }
+p[i] = pv * (dp - dd);`,
+    },
+    [dO, v, o, p],
+    grid1d(p.size),
+    uvals(g, a),
+  );
+  const dq = empty(q.shape, q.dtype, q.dev);
+  launch(
+    {
+      name: 'attn_dq',
+      bindings: [
+        { name: 'ds', dtype: 'f32' },
+        { name: 'k', dtype: k.dtype },
+        { name: 'dq', dtype: q.dtype, access: 'read_write' },
+      ],
+      uniforms: UNIFORMS,
+      body: `let i = ${LINEAR_INDEX}; if (i >= ${B * Hq * D}u * u.T) { return; }
+let d = i % ${D}u; let h = (i / ${D}u) % ${Hq}u; let t = (i / ${D * Hq}u) % u.T; let b = i / (${D * Hq}u * u.T);
+let po = ((b * ${Hq}u + h) * u.T + t) * u.S;
+var acc = 0.0;
+for (var s = 0u; s < u.S; s++) { acc += ds[po + s] * f32(k[((b * u.Smax + s) * ${Hkv}u + h / ${group}u) * ${D}u + d]); }
+dq[i] = ${WGSL_TYPE[q.dtype]}(acc * u.scale);`,
+    },
+    [p, k, dq],
+    grid1d(dq.size),
+    uvals(g, a),
+  );
+  // dK = scale·dSᵀ·Q and dV = Pᵀ·dO, summed over the query heads that share a KV head.
+  const dk = empty(k.shape, k.dtype, k.dev);
+  const dv = empty(v.shape, v.dtype, v.dev);
+  const pAgain = probabilities(q, k, mask, g, a);
+  launch(
+    {
+      name: 'attn_dkv',
+      bindings: [
+        { name: 'ds', dtype: 'f32' },
+        { name: 'pr', dtype: 'f32' },
+        { name: 'q', dtype: q.dtype },
+        { name: 'dO', dtype: dO.dtype },
+        { name: 'dk', dtype: k.dtype, access: 'read_write' },
+        { name: 'dv', dtype: v.dtype, access: 'read_write' },
+      ],
+      uniforms: UNIFORMS,
+      body: `let i = ${LINEAR_INDEX}; if (i >= ${B * Hkv * D}u * u.Smax) { return; }
+let d = i % ${D}u; let hk = (i / ${D}u) % ${Hkv}u; let s = (i / ${D * Hkv}u) % u.Smax; let b = i / (${D * Hkv}u * u.Smax);
+var ak = 0.0; var av = 0.0;
+if (s < u.S) {
+  for (var j = 0u; j < ${group}u; j++) {
+    let h = hk * ${group}u + j;
+    for (var t = 0u; t < u.T; t++) {
+      let pi = ((b * ${Hq}u + h) * u.T + t) * u.S + s;
+      let qi = ((b * u.T + t) * ${Hq}u + h) * ${D}u + d;
+      ak += ds[pi] * f32(q[qi]);
+      av += pr[pi] * f32(dO[qi]);
+    }
+  }
+}
+dk[i] = ${WGSL_TYPE[k.dtype]}(ak * u.scale);
+dv[i] = ${WGSL_TYPE[v.dtype]}(av);`,
+    },
+    [p, pAgain, q, dO, dk, dv],
+    grid1d(dk.size),
+    uvals(g, a),
+  );
+  p.release();
+  pAgain.release();
+  return [dq, dk, dv];
+}
+
+function attentionCpu([q, k, v, mask]: CpuTensor[], a: AttentionAttrs): CpuTensor {
+  const g = geometry(q!.shape, k!.shape, v!.shape, mask?.shape, a.kvLen);
+  const { B, T, Hq, Hkv, D, Smax, S } = g;
+  const out = new Float64Array(q!.data.length);
+  const sc = new Float64Array(S);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / (Hq / Hkv));
+      for (let t = 0; t < T; t++) {
+        let mx = -Infinity;
+        for (let s = 0; s < S; s++) {
+          const ok = (!a.causal || s <= t + S - T) && (!mask || mask.data[b * Smax + s] !== 0);
+          if (!ok) {
+            sc[s] = -Infinity;
+            continue;
+          }
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += q!.data[((b * T + t) * Hq + h) * D + d]! * k!.data[((b * Smax + s) * Hkv + hk) * D + d]!;
+          sc[s] = acc * a.scale;
+          mx = Math.max(mx, sc[s]!);
+        }
+        if (mx === -Infinity) continue;
+        let z = 0;
+        for (let s = 0; s < S; s++) z += sc[s] === -Infinity ? 0 : Math.exp(sc[s]! - mx);
+        for (let s = 0; s < S; s++) {
+          if (sc[s] === -Infinity) continue;
+          const pr = Math.exp(sc[s]! - mx) / z;
+          for (let d = 0; d < D; d++) out[((b * T + t) * Hq + h) * D + d]! += pr * v!.data[((b * Smax + s) * Hkv + hk) * D + d]!;
+        }
+      }
+    }
+  return { shape: q!.shape, data: out };
+}
+
+const attentionOp = defineOp<AttentionAttrs>({
+  name: 'attention',
+  cpu: attentionCpu,
+  gpu: ([q, k, v, m], a) => attentionGpu(q!, k!, v!, m, a),
+  save: (inputs, out) => [...inputs, out],
+  backward: (dO, { saved, attrs }) => {
+    const [q, k, v] = saved as [Tensor, Tensor, Tensor];
+    const hasMask = saved.length === 5;
+    const o = saved[saved.length - 1]!;
+    const grads: (Tensor | null)[] = attentionBackward(dO, q, k, v, o, hasMask ? saved[3] : undefined, attrs);
+    if (hasMask) grads.push(null);
+    return grads;
+  },
+});
+
+/**
+ * Causal (or full) attention over grouped-query heads.
+ *
+ * @example
+ * ```ts
+ * // q: [B, T, 14, 64], k/v: [B, T, 2, 64], mask: [B, T] i32
+ * const o = attention(q, k, v, { mask, causal: true });
+ * ```
+ */
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: { mask?: Tensor; causal?: boolean; scale?: number; kvLen?: number } = {},
+): Tensor {
+  const attrs: AttentionAttrs = {
+    scale: o.scale ?? 1 / Math.sqrt(q.shape[3]!),
+    causal: o.causal ?? true,
+    kvLen: o.kvLen ?? k.shape[1]!,
+  };
+  return attentionOp(o.mask ? [q, k, v, o.mask] : [q, k, v], attrs);
+}
