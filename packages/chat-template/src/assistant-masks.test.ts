@@ -2,7 +2,7 @@
 // turn's output plus its end-of-turn token, and the ids must be the plain tokenization.
 import { describe, expect, test } from 'vitest';
 import { applyChatTemplate } from './apply-chat-template';
-import { charTokenizer, conversations as c, maskedRuns, qwen3Config, qwen3Tokenizer } from './test-fixtures';
+import { CHATML_GENERATION_TEMPLATE, charTokenizer, conversations as c, maskedRuns, qwen3Config, qwen3Tokenizer } from './test-fixtures';
 import type { ChatMessage, ChatTokenizer } from './types';
 
 function masks(messages: ChatMessage[], opts: Parameters<typeof applyChatTemplate>[1], tok: ChatTokenizer & { decode(ids: number[]): string }) {
@@ -83,10 +83,7 @@ describe('prefix fallback', () => {
 });
 
 describe('{% generation %} blocks', () => {
-  const template =
-    "{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' }}" +
-    "{%- if m.role == 'assistant' %}{% generation %}{{- m.content + '<|im_end|>' }}{% endgeneration %}" +
-    "{%- else %}{{- m.content + '<|im_end|>' }}{%- endif %}{{- '\\n' }}{%- endfor %}";
+  const template = CHATML_GENERATION_TEMPLATE;
   test('spans come from the blocks, as transformers records them', () => {
     const out = applyChatTemplate(c.multi_turn, { chatTemplate: template, tokenizer: qwen3Tokenizer, returnAssistantTokensMask: true });
     expect(out.text).toBe(

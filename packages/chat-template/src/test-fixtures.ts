@@ -40,3 +40,10 @@ export function maskedRuns(ids: number[], mask: number[], decode: (ids: number[]
   if (cur.length) runs.push(decode(cur));
   return runs;
 }
+
+/** ChatML with `{% generation %}` around assistant output: exercises transformers' own mask path. */
+export const CHATML_GENERATION_TEMPLATE =
+  "{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' }}" +
+  "{%- if m.role == 'assistant' %}{% generation %}{{- m.content + '<|im_end|>' }}{% endgeneration %}" +
+  "{%- else %}{{- m.content + '<|im_end|>' }}{%- endif %}{{- '\\n' }}{%- endfor %}" +
+  "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
