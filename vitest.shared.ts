@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { readdirSync } from 'node:fs';
 
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
-const alias = Object.fromEntries(
-  readdirSync(packagesDir).map((name) => [`@q/${name}`, `${packagesDir}${name}/src/index.ts`]),
-);
+const alias = readdirSync(packagesDir).flatMap((name) => [
+  { find: new RegExp(`^@q/${name}$`), replacement: `${packagesDir}${name}/src/index.ts` },
+  // Subpath exports (e.g. @q/core/testing) map to src/<subpath>/index.ts.
+  { find: new RegExp(`^@q/${name}/(.+)$`), replacement: `${packagesDir}${name}/src/$1/index.ts` },
+]);
 
 export function packageConfig(extra: { testTimeout?: number } = {}) {
   return defineConfig({

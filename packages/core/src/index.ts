@@ -13,3 +13,5 @@ export * from './half';
 export * from './random';
 export * from './wgsl';
 export * from './ops';
+export * from './io';
+export * from './config';
