@@ -1,0 +1,110 @@
+/**
+ * Rows from the bytes of a .json, .jsonl or .parquet file. No file-system access here, so a
+ * browser can pass the contents of a File; errors name the file and the line or row.
+ */
+import { FormatError } from '@q/core';
+import type { Row } from './dataset';
+
+/** File formats a dataset may come in. */
+export type DatasetFormat = 'json' | 'jsonl' | 'parquet';
+
+/** The format implied by a file name's extension, or undefined. */
+export function formatOf(name: string): DatasetFormat | undefined {
+  const lower = name.toLowerCase();
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  if (lower.endsWith('.json')) return 'json';
+  if (lower.endsWith('.parquet')) return 'parquet';
+  return undefined;
+}
+
+/**
+ * Parses a dataset file's contents into rows. `name` is used for the format (by extension) and
+ * in error messages.
+ *
+ * @example
+ * ```ts
+ * const rows = await parseRows('train.jsonl', await file.arrayBuffer()) // in a browser
+ * ```
+ */
+export async function parseRows(name: string, data: ArrayBuffer | Uint8Array | string): Promise<Row[]> {
+  const format = formatOf(name);
+  if (format === undefined) throw new FormatError(name, 'unsupported file type; expected .json, .jsonl or .parquet');
+  if (format === 'parquet') {
+    if (typeof data === 'string') throw new FormatError(name, 'parquet data must be bytes, not text');
+    return parseParquet(name, data);
+  }
+  const text = typeof data === 'string' ? data : new TextDecoder('utf-8').decode(data);
+  return format === 'jsonl' ? parseJsonl(name, text) : parseJson(name, text);
+}
+
+/** JSON Lines: one object per non-blank line. */
+export function parseJsonl(name: string, text: string): Row[] {
+  const rows: Row[] = [];
+  const lines = stripBom(text).split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      throw new FormatError(name, `line ${i + 1}: malformed JSON (${(e as Error).message})`);
+    }
+    if (!isRow(value)) throw new FormatError(name, `line ${i + 1}: expected a JSON object, got ${kind(value)}`);
+    rows.push(value);
+  }
+  return rows;
+}
+
+/** JSON: an array of objects, or an object whose `data` field is one (as `load_dataset("json", field="data")`). */
+export function parseJson(name: string, text: string): Row[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(stripBom(text));
+  } catch (e) {
+    // A .json file holding JSON Lines is common; say so instead of a bare parse error.
+    const hint = text.trimStart().startsWith('{') && text.trim().includes('\n') ? '; if it holds one object per line, name it .jsonl' : '';
+    throw new FormatError(name, `malformed JSON (${(e as Error).message})${hint}`);
+  }
+  const rows = Array.isArray(value) ? value : isRow(value) && Array.isArray(value.data) ? value.data : undefined;
+  if (rows === undefined) throw new FormatError(name, 'expected an array of rows or an object with a "data" array');
+  rows.forEach((r: unknown, i: number) => {
+    if (!isRow(r)) throw new FormatError(name, `row ${i}: expected a JSON object, got ${kind(r)}`);
+  });
+  return rows as Row[];
+}
+
+/** Parquet through hyparquet; INT64 values that fit a double become numbers. */
+export async function parseParquet(name: string, data: ArrayBuffer | Uint8Array): Promise<Row[]> {
+  const { parquetReadObjects } = await import('hyparquet');
+  const buffer =
+    data instanceof Uint8Array ? (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer) : data;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await parquetReadObjects({ file: buffer });
+  } catch (e) {
+    throw new FormatError(name, `cannot read parquet: ${(e as Error).message}`);
+  }
+  return rows.map((row) => {
+    const out: Row = {};
+    for (const [k, v] of Object.entries(row)) out[k] = toSafeNumber(v);
+    return out;
+  });
+}
+
+function toSafeNumber(v: unknown): unknown {
+  if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(v);
+  return v;
+}
+
+function isRow(v: unknown): v is Row {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function kind(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
