@@ -38,7 +38,7 @@ export function dequantizeAbsmax(q: QuantizedTensor): Float32Array {
  * @example
  * ```ts
  * const w = dequantizeNF4(quantizeNF4(Float32Array.of(0.5, -1, 0.25, 0)))
- * // w = [0.5626170039176941, -1, 0.24611230194568634, 0]
+ * // w = [0.44070982933044434, -1, 0.24611230194568634, 0]
  * ```
  */
 export function dequantizeNF4(q: QuantizedTensor): Float32Array {
