@@ -8,7 +8,7 @@ import { BLOCKSIZES, numelOf, type QuantizedTensor } from './quantized-tensor';
 import { checkConsistent } from './dequantize';
 import { encodeQuantStateJson, QUANT_STATE_JSON_KEYS } from './bnb-quant-state';
 import { ORIGIN_DTYPES, type OriginDtype } from './origin-dtype';
-import { bytesToF32, f32ToBytes, RAW_DTYPE_BYTES, type RawDtype, type RawTensor } from './raw-tensor';
+import { bytesToF32, f32ToBytes, RAW_DTYPE_BYTES, type RawDtype, type RawTensor, type RawTensorLike } from './raw-tensor';
 
 /** torch dtypes bitsandbytes can pack 4-bit codes into (`bnb_4bit_quant_storage`). */
 export type QuantStorage = 'uint8' | 'int8' | 'float16' | 'bfloat16' | 'float32' | 'float64';
@@ -87,7 +87,7 @@ export function toBnbTensors(
  */
 export function fromBnbTensors(
   prefix: string,
-  tensors: Record<string, RawTensor>,
+  tensors: Readonly<Record<string, RawTensorLike>>,
   opts: { file?: string } = {},
 ): QuantizedTensor {
   const w = `${prefix}.weight`;
@@ -123,11 +123,12 @@ export function fromBnbTensors(
 
   const weight = tensors[w] ?? fail(w, 'missing; expected the packed 4-bit codes');
   const storageDtypes = Object.values(STORAGE_DTYPE);
-  if (!storageDtypes.includes(weight.dtype)) fail(w, `dtype ${weight.dtype}; expected one of ${storageDtypes.join(', ')}`);
-  const size = RAW_DTYPE_BYTES[weight.dtype];
+  const weightDtype = weight.dtype as RawDtype;
+  if (!storageDtypes.includes(weightDtype)) fail(w, `dtype ${weight.dtype}; expected one of ${storageDtypes.join(', ')}`);
+  const size = RAW_DTYPE_BYTES[weightDtype];
   const rows = Math.floor((n + 1) / (2 * size));
   if (rows * size < Math.ceil(n / 2)) fail(w, `${weight.dtype} storage cannot hold ${n} 4-bit values`);
-  tensor(tensors, w, weight.dtype, [rows, 1], fail);
+  tensor(tensors, w, weightDtype, [rows, 1], fail);
 
   const quantMap = bytesToF32(tensor(tensors, `${w}.quant_map`, 'F32', [16], fail).data);
   const standard = quantType === 'nf4' ? NF4_CODE : FP4_CODE;
@@ -175,7 +176,7 @@ export function fromBnbTensors(
 type Fail = (key: string, detail: string) => never;
 
 /** Fetch a tensor and check its dtype, shape and byte length. */
-function tensor(tensors: Record<string, RawTensor>, key: string, dtype: RawDtype, shape: number[] | undefined, fail: Fail): RawTensor {
+function tensor(tensors: Readonly<Record<string, RawTensorLike>>, key: string, dtype: RawDtype, shape: number[] | undefined, fail: Fail): RawTensorLike {
   const t = tensors[key];
   if (!t) return fail(key, `missing; expected a ${dtype} tensor${shape ? ` of shape [${shape.join(', ')}]` : ''}`);
   if (t.dtype !== dtype) fail(key, `dtype ${t.dtype}; expected ${dtype}`);
@@ -200,7 +201,7 @@ interface ParsedState {
 }
 
 /** Decode and check the packed JSON quant state. */
-function parseQuantState(key: string, t: RawTensor, fail: Fail): ParsedState {
+function parseQuantState(key: string, t: RawTensorLike, fail: Fail): ParsedState {
   let obj: unknown;
   try {
     obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(t.data));

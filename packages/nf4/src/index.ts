@@ -14,7 +14,7 @@ export { QUANTIZE_DEFAULTS, validateQuantizeOptions, type QuantizeOptions } from
 export { quantizeNF4, quantize4bit } from './quantize';
 export { dequantizeNF4, dequantize4bit, dequantizeAbsmax } from './dequantize';
 export { packedU32View, bitsPerParameter } from './packed-view';
-export { type RawTensor, type RawDtype } from './raw-tensor';
+export { type RawTensor, type RawTensorLike, type RawDtype } from './raw-tensor';
 export { encodeQuantStateJson, type BnbQuantStateJson } from './bnb-quant-state';
 export { toBnbTensors, fromBnbTensors, type QuantStorage } from './bnb-tensors';
 export { pythonFloatRepr } from './python-float';

@@ -1,7 +1,7 @@
 /**
  * A tensor as a safetensors file stores it: dtype tag, shape, little-endian bytes.
- * TODO: import from @q/core once packages/core/src/io/safetensors.ts exports the same type
- * (kept local so @q/nf4 does not wait on it).
+ * {@link RawTensor} is assignable to @q/core's `SafetensorsEntry`, so `toBnbTensors` output goes
+ * straight to the safetensors writer; readers' tensors fit {@link RawTensorLike}.
  */
 
 /** safetensors dtype tags this package reads or writes. */
@@ -14,6 +14,13 @@ export const RAW_DTYPE_BYTES: Readonly<Record<RawDtype, number>> = { U8: 1, I8: 
 export interface RawTensor {
   dtype: RawDtype;
   shape: number[];
+  data: Uint8Array;
+}
+
+/** Any tensor with a dtype name, a shape and its bytes (what a safetensors reader yields). */
+export interface RawTensorLike {
+  dtype: string;
+  shape: readonly number[];
   data: Uint8Array;
 }
 
