@@ -1,1 +1,9 @@
-export {};
+export * from './io-index';
+export * from './modules/linear';
+export * from './modules/decoder-layer';
+export * from './modules/kv-cache';
+export * from './modules/batch';
+export * from './modules/causal-lm';
+export * from './modules/load';
+export * from './modules/random-weights';
+export * from './modules/auto-model';

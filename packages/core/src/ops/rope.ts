@@ -9,6 +9,7 @@ import { launch, grid1d, LINEAR_INDEX } from '../wgsl';
 import { WGSL_TYPE } from '../dtype';
 import { ShapeError } from '../errors';
 import { tensor } from '../create';
+import { keep } from '../scope';
 import type { QDevice } from '../runtime';
 
 interface RopeAttrs {
@@ -85,19 +86,20 @@ export function rope(x: Tensor, cos: Tensor, sin: Tensor, positions: Tensor, inv
 }
 
 /**
- * cos/sin tables as transformers computes them in float32: inv_freq = 1/θ^(2i/d),
- * angle = f32(position · inv_freq). `linear` scaling divides positions by the factor.
+ * cos/sin tables as transformers computes them in float32: inv_freq (rounded to f32, as torch
+ * stores it) times the position, rounded to f32, then cos and sin. Pass the inverse frequencies
+ * (with any RoPE scaling already applied) or a base θ for the plain 1/θ^(2i/d).
  */
 export function ropeTables(
   headDim: number,
   maxPositions: number,
-  theta: number,
-  scaling?: { type: 'linear'; factor: number },
+  thetaOrInvFreq: number | ArrayLike<number>,
 ): { cos: Float32Array; sin: Float32Array } {
   const half = headDim / 2;
   const inv = new Float32Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / theta ** ((2 * i) / headDim);
-  if (scaling?.type === 'linear') for (let i = 0; i < half; i++) inv[i] = inv[i]! / scaling.factor;
+  for (let i = 0; i < half; i++) {
+    inv[i] = typeof thetaOrInvFreq === 'number' ? 1 / thetaOrInvFreq ** ((2 * i) / headDim) : thetaOrInvFreq[i]!;
+  }
   const cos = new Float32Array(maxPositions * half);
   const sin = new Float32Array(maxPositions * half);
   for (let p = 0; p < maxPositions; p++)
@@ -113,11 +115,17 @@ export function ropeTables(
 export class RotaryTables {
   readonly cos: Tensor;
   readonly sin: Tensor;
-  constructor(headDim: number, maxPositions: number, theta: number, dev?: QDevice, scaling?: { type: 'linear'; factor: number }) {
-    const t = ropeTables(headDim, maxPositions, theta, scaling);
-    this.cos = tensor(t.cos, [maxPositions, headDim / 2], { dev });
-    this.sin = tensor(t.sin, [maxPositions, headDim / 2], { dev });
+  constructor(
+    readonly headDim: number,
+    readonly maxPositions: number,
+    thetaOrInvFreq: number | ArrayLike<number>,
+    dev?: QDevice,
+  ) {
+    const t = ropeTables(headDim, maxPositions, thetaOrInvFreq);
+    this.cos = keep(tensor(t.cos, [maxPositions, headDim / 2], { dev }));
+    this.sin = keep(tensor(t.sin, [maxPositions, headDim / 2], { dev }));
   }
+  /** x: [B, T, H, Dh], positions: [B, T] i32. */
   apply(x: Tensor, positions: Tensor): Tensor {
     return rope(x, this.cos, this.sin, positions);
   }

@@ -1,0 +1,161 @@
+/**
+ * A decoder-only causal LM (Qwen2, Llama, Mistral) on @q/core: embeddings, decoder layers, final
+ * norm and lm_head, with parameters named as in the Hugging Face checkpoint.
+ */
+// input ids: [B, T] -> logits: [B, T, V]
+import {
+  checkpoint, crossEntropy, embedding, keep, matmul, rmsNorm, tensor, tidy, noGrad, RotaryTables,
+  ShapeError, type QDevice, type Tensor,
+} from '@q/core';
+import type { ModelConfig } from '../config';
+import { ropeInverseFrequencies } from '../config';
+import { DecoderLayer, ATTN_PROJ, MLP_PROJ, projPath, type ProjName } from './decoder-layer';
+import type { LinearLike } from './linear';
+import { KVCache } from './kv-cache';
+import { prepareBatch, type BatchInput } from './batch';
+
+export interface ForwardOptions extends BatchInput {
+  /** Decode against (and fill) this cache. */
+  cache?: KVCache;
+  /** Compute logits for the last position only (generation). */
+  lastOnly?: boolean;
+  /** Divide the summed loss by this (transformers' num_items_in_batch under accumulation). */
+  lossNormalizer?: number;
+}
+
+export interface ForwardOutput {
+  /** [B, T, V], or [B, 1, V] with lastOnly. */
+  logits: Tensor;
+  /** Mean cross-entropy of next-token prediction where labels were given. */
+  loss?: Tensor;
+}
+
+export interface LinearSlot {
+  /** HF module path, e.g. model.layers.0.self_attn.q_proj */
+  name: string;
+  layer: number;
+  proj: ProjName;
+  get(): LinearLike;
+  set(l: LinearLike): void;
+}
+
+export class CausalLM {
+  readonly rotary: RotaryTables;
+  gradientCheckpointing = false;
+  /** transformers' config.use_cache: whether generate() keeps a KV cache. */
+  useCache = true;
+
+  constructor(
+    readonly config: ModelConfig,
+    public embedTokens: Tensor,
+    readonly layers: DecoderLayer[],
+    public norm: Tensor,
+    /** null when tied to the embeddings. */
+    public lmHead: Tensor | null,
+    readonly dev: QDevice,
+  ) {
+    const maxPos = Math.min(config.maxPositionEmbeddings, 32768);
+    this.rotary = new RotaryTables(config.headDim, maxPos, Float32Array.from(ropeInverseFrequencies(config)), dev);
+  }
+
+  get vocabSize(): number {
+    return this.embedTokens.shape[0]!;
+  }
+
+  /** Runs the model; with `labels`, also the shifted next-token loss as transformers computes it. */
+  forward(o: ForwardOptions): ForwardOutput {
+    const past = o.cache?.length ?? 0;
+    const batch = prepareBatch(o, this.vocabSize, past, o.cache?.capacity);
+    if (past + batch.T > this.rotary.maxPositions) {
+      throw new ShapeError(`sequence of ${past + batch.T} positions exceeds the ${this.rotary.maxPositions} this model supports`);
+    }
+    return tidy(() => {
+      const ids = tensor(batch.ids, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
+      const positions = tensor(batch.positions, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
+      const mask = batch.mask ? tensor(batch.mask, [batch.B, batch.maskLen], { dtype: 'i32', dev: this.dev }) : undefined;
+      let h = embedding(this.embedTokens, ids);
+      this.layers.forEach((layer, i) => {
+        const cache = o.cache?.layers[i];
+        // Positions and mask go through checkpoint() as inputs so the tape keeps them for the re-run.
+        const run = (x: Tensor, pos: Tensor, m?: Tensor) => layer.forward(x, this.rotary, { positions: pos, mask: m, cache });
+        const args = mask ? [h, positions, mask] : [h, positions];
+        h = this.gradientCheckpointing && !o.cache ? checkpoint(run as (...xs: Tensor[]) => Tensor, ...args) : run(h, positions, mask);
+      });
+      if (o.lastOnly) {
+        const last = tensor(
+          Array.from({ length: batch.B }, (_, b) => b * batch.T + batch.T - 1),
+          [batch.B],
+          { dtype: 'i32', dev: this.dev },
+        );
+        h = embedding(h.reshape([batch.B * batch.T, -1]), last).reshape([batch.B, 1, -1]);
+      }
+      h = rmsNorm(h, this.norm, this.config.rmsNormEps);
+      const logits = matmul(h, this.lmHead ?? this.embedTokens, { transB: true });
+      const out: ForwardOutput = { logits };
+      if (batch.labels && !o.lastOnly) {
+        const labels = tensor(batch.labels, [batch.B * batch.T], { dtype: 'i32', dev: this.dev });
+        out.loss = crossEntropy(logits.reshape([batch.B * batch.T, -1]), labels, { normalizer: o.lossNormalizer });
+      }
+      return out as unknown as Record<string, Tensor>;
+    }) as unknown as ForwardOutput;
+  }
+
+  /** Logits without recording gradients. */
+  logits(o: ForwardOptions): Tensor {
+    return noGrad(() => this.forward(o).logits);
+  }
+
+  /** Every projection slot, for LoRA injection and quantization. */
+  linearSlots(): LinearSlot[] {
+    const out: LinearSlot[] = [];
+    this.layers.forEach((layer, i) => {
+      for (const p of [...ATTN_PROJ, ...MLP_PROJ]) {
+        out.push({
+          name: projPath(i, p),
+          layer: i,
+          proj: p,
+          get: () => layer.proj[p],
+          set: (l) => {
+            layer.proj[p] = l;
+          },
+        });
+      }
+    });
+    return out;
+  }
+
+  /** Parameters under their Hugging Face names. */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [['model.embed_tokens.weight', this.embedTokens]];
+    this.layers.forEach((l, i) => out.push(...l.namedParameters(`model.layers.${i}`)));
+    out.push(['model.norm.weight', this.norm]);
+    if (this.lmHead) out.push(['lm_head.weight', this.lmHead]);
+    return out;
+  }
+
+  /** Tensors that will receive gradients. */
+  trainableParameters(): [string, Tensor][] {
+    return this.namedParameters().filter(([, t]) => t.requiresGrad);
+  }
+
+  /** Turns gradient checkpointing on per decoder layer (transformers' gradient_checkpointing_enable). */
+  gradientCheckpointingEnable(): void {
+    this.gradientCheckpointing = true;
+  }
+
+  newCache(batch: number, capacity: number): KVCache {
+    const c = this.config;
+    return new KVCache(c.numHiddenLayers, batch, capacity, c.numKeyValueHeads, c.headDim, this.embedTokens.dtype === 'f16' ? 'f16' : 'f32');
+  }
+
+  /** Frees every GPU buffer of the model. */
+  release(): void {
+    this.embedTokens.release();
+    for (const l of this.layers) l.release();
+    this.norm.release();
+    this.lmHead?.release();
+    this.rotary.release();
+  }
+}
+
+export { keep };

@@ -1,0 +1,73 @@
+/**
+ * One decoder block of Llama/Qwen2/Mistral, in transformers' order:
+ * h = h + o_proj(attn(rope(q_proj(ln1 h)), rope(k_proj(ln1 h)), v_proj(ln1 h)))
+ * h = h + down_proj(silu(gate_proj(ln2 h)) · up_proj(ln2 h))
+ */
+// h: [B, T, D]; q: [B, T, Hq, Dh]; k/v: [B, T, Hkv, Dh]
+import { add, attention, rmsNorm, swiglu, type RotaryTables, type Tensor } from '@q/core';
+import type { LinearLike } from './linear';
+import type { ModelConfig } from '../config';
+import type { LayerCache } from './kv-cache';
+
+export const ATTN_PROJ = ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const;
+export const MLP_PROJ = ['gate_proj', 'up_proj', 'down_proj'] as const;
+export type ProjName = (typeof ATTN_PROJ)[number] | (typeof MLP_PROJ)[number];
+
+export interface LayerInputs {
+  positions: Tensor;
+  /** [B, S] i32, 1 where a key may be attended; absent when nothing is padded. */
+  mask?: Tensor;
+  cache?: LayerCache;
+}
+
+export class DecoderLayer {
+  constructor(
+    readonly cfg: ModelConfig,
+    readonly proj: Record<ProjName, LinearLike>,
+    public inputLayernorm: Tensor,
+    public postAttentionLayernorm: Tensor,
+  ) {}
+
+  forward(h: Tensor, rot: RotaryTables, io: LayerInputs): Tensor {
+    const { numAttentionHeads: Hq, numKeyValueHeads: Hkv, headDim: Dh, rmsNormEps: eps } = this.cfg;
+    const [B, T] = h.shape as [number, number, number];
+    const x = rmsNorm(h, this.inputLayernorm, eps);
+    let q = this.proj.q_proj.forward(x).reshape([B, T, Hq, Dh]);
+    let k = this.proj.k_proj.forward(x).reshape([B, T, Hkv, Dh]);
+    let v = this.proj.v_proj.forward(x).reshape([B, T, Hkv, Dh]);
+    q = rot.apply(q, io.positions);
+    k = rot.apply(k, io.positions);
+    let kvLen = T;
+    if (io.cache) {
+      ({ k, v, kvLen } = io.cache.append(k, v));
+    }
+    const a = attention(q, k, v, { mask: io.mask, causal: true, kvLen }).reshape([B, T, Hq * Dh]);
+    h = add(h, this.proj.o_proj.forward(a));
+    const y = rmsNorm(h, this.postAttentionLayernorm, eps);
+    const m = swiglu(this.proj.gate_proj.forward(y), this.proj.up_proj.forward(y));
+    return add(h, this.proj.down_proj.forward(m));
+  }
+
+  namedParameters(prefix: string): [string, Tensor][] {
+    const out: [string, Tensor][] = [
+      [`${prefix}.input_layernorm.weight`, this.inputLayernorm],
+      [`${prefix}.post_attention_layernorm.weight`, this.postAttentionLayernorm],
+    ];
+    for (const p of [...ATTN_PROJ, ...MLP_PROJ]) {
+      const group = (ATTN_PROJ as readonly string[]).includes(p) ? 'self_attn' : 'mlp';
+      for (const [n, t] of this.proj[p].namedParameters()) out.push([`${prefix}.${group}.${p}.${n}`, t]);
+    }
+    return out;
+  }
+
+  release(): void {
+    for (const p of Object.values(this.proj)) p.release();
+    this.inputLayernorm.release();
+    this.postAttentionLayernorm.release();
+  }
+}
+
+/** HF module path of a projection: model.layers.{i}.self_attn.q_proj, model.layers.{i}.mlp.up_proj. */
+export function projPath(layer: number, p: ProjName): string {
+  return `model.layers.${layer}.${(ATTN_PROJ as readonly string[]).includes(p) ? 'self_attn' : 'mlp'}.${p}`;
+}

@@ -1,0 +1,58 @@
+/**
+ * Key/value cache for generation: per layer, K and V buffers of [B, capacity, Hkv, Dh] that new
+ * positions are copied into, so each decode step attends over the cache without re-running the
+ * prompt.
+ */
+import { empty, keep, ShapeError, type Tensor } from '@q/core';
+
+export class LayerCache {
+  readonly k: Tensor;
+  readonly v: Tensor;
+  length = 0;
+  constructor(
+    readonly batch: number,
+    readonly capacity: number,
+    readonly heads: number,
+    readonly headDim: number,
+    dtype: 'f32' | 'f16',
+  ) {
+    this.k = keep(empty([batch, capacity, heads, headDim], dtype));
+    this.v = keep(empty([batch, capacity, heads, headDim], dtype));
+  }
+
+  /** Writes new K/V ([B, T, Hkv, Dh]) after the cached ones and returns the cache views to attend over. */
+  append(k: Tensor, v: Tensor): { k: Tensor; v: Tensor; kvLen: number } {
+    const [B, T] = k.shape as [number, number];
+    if (this.length + T > this.capacity) throw new ShapeError(`KV cache full: ${this.length} + ${T} positions > capacity ${this.capacity}`);
+    const row = this.heads * this.headDim * (k.dtype === 'f16' ? 2 : 4);
+    const dev = this.k.dev;
+    for (let b = 0; b < B; b++) {
+      const dst = (b * this.capacity + this.length) * row;
+      dev.copy(k.buffer, b * T * row, this.k.buffer, dst, T * row);
+      dev.copy(v.buffer, b * T * row, this.v.buffer, dst, T * row);
+    }
+    this.length += T;
+    return { k: this.k, v: this.v, kvLen: this.length };
+  }
+
+  release(): void {
+    this.k.release();
+    this.v.release();
+  }
+}
+
+export class KVCache {
+  readonly layers: LayerCache[];
+  constructor(numLayers: number, batch: number, capacity: number, heads: number, headDim: number, dtype: 'f32' | 'f16' = 'f32') {
+    this.layers = Array.from({ length: numLayers }, () => new LayerCache(batch, capacity, heads, headDim, dtype));
+  }
+  get length(): number {
+    return this.layers[0]?.length ?? 0;
+  }
+  get capacity(): number {
+    return this.layers[0]?.capacity ?? 0;
+  }
+  release(): void {
+    for (const l of this.layers) l.release();
+  }
+}
