@@ -8,7 +8,10 @@ import { ropeInverseFrequencies, projPath, type ModelConfig } from '../src';
 const ref = (op: string, xs: CpuTensor[], attrs?: unknown) => registry.get(op)!.cpu(xs, attrs);
 const T = (shape: number[], data: ArrayLike<number>): CpuTensor => ({ shape, data: Float64Array.from(data) });
 
-export function cpuForward(cfg: ModelConfig, w: Record<string, SafetensorsEntry>, ids: number[][], labels?: number[][]) {
+/** LoRA deltas by module path: y += (x·Aᵀ)·Bᵀ·scaling. */
+export type CpuLora = Record<string, { A: CpuTensor; B: CpuTensor; scaling: number }>;
+
+export function cpuForward(cfg: ModelConfig, w: Record<string, SafetensorsEntry>, ids: number[][], labels?: number[][], lora: CpuLora = {}) {
   const B = ids.length;
   const L = ids[0]!.length;
   const D = cfg.hiddenSize;
@@ -16,6 +19,11 @@ export function cpuForward(cfg: ModelConfig, w: Record<string, SafetensorsEntry>
   const lin = (x: CpuTensor, p: string) => {
     let y = ref('matmul', [x, get(`${p}.weight`)], { transA: false, transB: true });
     if (w[`${p}.bias`]) y = ref('add', [y, get(`${p}.bias`)]);
+    const l = lora[p];
+    if (l) {
+      const d = ref('matmul', [ref('matmul', [x, l.A], { transA: false, transB: true }), l.B], { transA: false, transB: true });
+      y = ref('add', [y, { shape: d.shape, data: d.data.map((v) => v * l.scaling) }]);
+    }
     return y;
   };
   const tabs = ropeTables(cfg.headDim, L, Float32Array.from(ropeInverseFrequencies(cfg)));
