@@ -1,7 +1,9 @@
 /**
  * Batched matrix product with optionally transposed operands: C = op(A)·op(B).
- * One 64x64 output tile per workgroup of 256 threads, 4x4 outputs per thread, K in steps of 16
- * through shared memory; values accumulate in f32 for f16 storage too.
+ * A workgroup of 256 threads computes a 64x64 (4x4 per thread) or, for large problems, a 128x128
+ * (8x8 per thread) tile of C, K in steps of 16 through vec4 shared memory, with the next step's
+ * global loads in flight during the current step. Values accumulate in f32; f16 operands stay f16
+ * in shared memory and, by default, multiply in f16 within a K step (see {@link matmulSettings}).
  */
 // a: [...batch, M, K] (or [..., K, M] with transA), b: [...batch, K, N] (or [..., N, K] with transB)
 // out: [...batch, M, N]; batch dims equal, or one side without batch (shared operand).
@@ -46,24 +48,96 @@ function dims(sa: readonly number[], sb: readonly number[], { transA, transB }: 
   return { M, N, K, batch, batchA: na, batchB: nb };
 }
 
-const TILE = 64;
-const TK = 16;
+/**
+ * A tile configuration: each workgroup of 16x16 threads computes a BM x BN block of C, each thread
+ * (BM/16) x (BN/16) outputs as vec4 chunks 64 rows / columns apart (so 16 neighbouring threads read
+ * 16 neighbouring vec4s of shared memory), stepping K by BK through shared memory.
+ */
+export interface MatmulTile {
+  BM: 64 | 128;
+  BN: 64 | 128;
+  BK: number;
+  /** f16 only: multiply in f16 within a BK step (packed half FMA), then add into f32 accumulators. */
+  f16Fma: boolean;
+}
 
-function tileSource(dtype: DType, transA: boolean, transB: boolean): Parameters<typeof launch>[0] {
+/** Small problems and CPU adapters: 64x64 tiles, 4x4 per thread. */
+export const TILE_64: MatmulTile = { BM: 64, BN: 64, BK: 16, f16Fma: false };
+/** Large problems on GPUs: 128x128 tiles, 8x8 per thread (4x the FMAs per shared-memory read). */
+export const TILE_128: MatmulTile = { BM: 128, BN: 128, BK: 16, f16Fma: false };
+
+/**
+ * Which tile configuration matmul uses: 'auto' picks by problem size and device limits; a tile
+ * forces one (tests and benchmarks compare them this way).
+ */
+export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean } = { tile: 'auto', f16Fma: true };
+
+const WG = 256; // 16 x 16 threads
+
+function sharedBytes(t: MatmulTile, dtype: DType): number {
+  const el = dtype === 'f16' ? 2 : 4;
+  return t.BK * (t.BM + 4 + t.BN + 4) * el;
+}
+
+function pickTile(d: Dims, nb: number, dtype: DType, dev: Tensor['dev']): MatmulTile {
+  const forced = matmulSettings.tile;
+  let t: MatmulTile;
+  if (forced !== 'auto') t = forced;
+  else {
+    // 128x128 tiles do 4x the work per workgroup: worth it once there are enough of them to fill
+    // a large GPU (~130 SMs), and their larger shared tiles must fit the device.
+    const tiles128 = Math.ceil(d.M / 128) * Math.ceil(d.N / 128) * nb;
+    t = tiles128 >= 192 ? TILE_128 : TILE_64;
+  }
+  if (sharedBytes(t, dtype) > dev.info.limits.maxComputeWorkgroupStorageSize) t = TILE_64;
+  return { ...t, f16Fma: dtype === 'f16' && matmulSettings.f16Fma };
+}
+
+function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTile): Parameters<typeof launch>[0] {
   const T = WGSL_TYPE[dtype];
+  const { BM, BN, BK } = t;
+  // Shared tiles are K-major ([BK][BM] and [BK][BN]) as vec4s, one vec4 of padding per k row so
+  // the transposing stores of row-major operands spread over banks.
+  const S = dtype === 'f16' ? 'f16' : 'f32';
+  const PA = BM / 4 + 1;
+  const PB = BN / 4 + 1;
+  const LA = (BM * BK) / WG;
+  const LB = (BN * BK) / WG;
+  const RM = BM / 64; // vec4 row chunks per thread
+  const RN = BN / 64; // vec4 column chunks per thread
+  const TMr = RM * 4; // rows per thread
+  const zero = `${S}(0)`;
   // Loads are arranged so neighbouring threads read neighbouring addresses for either layout.
-  const loadA = transA
-    ? `let kk = e / ${TILE}u; let mm = e % ${TILE}u; let gm = m0 + mm; let gk = k0 + kk;
-       var v = 0.0; if (gm < u.M && gk < u.K) { v = f32(a[offA + gk * u.M + gm]); }`
-    : `let mm = e / ${TK}u; let kk = e % ${TK}u; let gm = m0 + mm; let gk = k0 + kk;
-       var v = 0.0; if (gm < u.M && gk < u.K) { v = f32(a[offA + gm * u.K + gk]); }`;
-  const loadB = transB
-    ? `let nn = e / ${TK}u; let kk = e % ${TK}u; let gn = n0 + nn; let gk = k0 + kk;
-       var v = 0.0; if (gn < u.N && gk < u.K) { v = f32(b[offB + gn * u.K + gk]); }`
-    : `let kk = e / ${TILE}u; let nn = e % ${TILE}u; let gn = n0 + nn; let gk = k0 + kk;
-       var v = 0.0; if (gn < u.N && gk < u.K) { v = f32(b[offB + gk * u.N + gn]); }`;
+  const idxA = transA ? `let kk = e / ${BM}u; let mm = e % ${BM}u;` : `let mm = e / ${BK}u; let kk = e % ${BK}u;`;
+  const readA = transA ? `a[offA + gk * u.M + gm]` : `a[offA + gm * u.K + gk]`;
+  const idxB = transB ? `let nn = e / ${BK}u; let kk = e % ${BK}u;` : `let kk = e / ${BN}u; let nn = e % ${BN}u;`;
+  const readB = transB ? `b[offB + gn * u.K + gk]` : `b[offB + gk * u.N + gn]`;
+  const fetch = `
+    for (var l = 0u; l < ${LA}u; l++) {
+      let e = lid.x + l * ${WG}u; ${idxA} let gm = m0 + mm; let gk = k0 + kk;
+      var v = ${zero}; if (gm < u.M && gk < u.K) { v = ${S}(${readA}); } ra[l] = v;
+    }
+    for (var l = 0u; l < ${LB}u; l++) {
+      let e = lid.x + l * ${WG}u; ${idxB} let gn = n0 + nn; let gk = k0 + kk;
+      var v = ${zero}; if (gn < u.N && gk < u.K) { v = ${S}(${readB}); } rb[l] = v;
+    }`;
+  const store = `
+    for (var l = 0u; l < ${LA}u; l++) { let e = lid.x + l * ${WG}u; ${idxA} As[kk * ${PA}u + mm / 4u][mm % 4u] = ra[l]; }
+    for (var l = 0u; l < ${LB}u; l++) { let e = lid.x + l * ${WG}u; ${idxB} Bs[kk * ${PB}u + nn / 4u][nn % 4u] = rb[l]; }`;
+  // Unrolled outer product of this thread's rows and columns at one k.
+  const ACC = t.f16Fma ? 'part' : 'acc';
+  const cast = t.f16Fma ? '' : 'vec4<f32>';
+  const fma: string[] = [];
+  for (let c = 0; c < RM; c++) fma.push(`let a${c} = ${cast}(As[k * ${PA}u + ${c * 16}u + ty]);`);
+  for (let c = 0; c < RN; c++) fma.push(`let b${c} = ${cast}(Bs[k * ${PB}u + ${c * 16}u + tx]);`);
+  for (let i = 0; i < TMr; i++)
+    for (let j = 0; j < RN; j++) fma.push(`${ACC}[${i * RN + j}] = fma(vec4(a${i >> 2}[${i & 3}]), b${j}, ${ACC}[${i * RN + j}]);`);
+  const accDecl = `var acc: array<vec4<f32>, ${TMr * RN}>;` + (t.f16Fma ? `\n  var part: array<vec4<f16>, ${TMr * RN}>;` : '');
+  const flush = t.f16Fma
+    ? `for (var r = 0u; r < ${TMr * RN}u; r++) { acc[r] += vec4<f32>(part[r]); part[r] = vec4<f16>(0.0h); }`
+    : '';
   return {
-    name: `matmul${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${dtype}`,
+    name: `matmul${BM}${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${dtype}${t.f16Fma ? '_fma16' : ''}`,
     bindings: [
       { name: 'a', dtype },
       { name: 'b', dtype },
@@ -76,36 +150,38 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean): Parameters<
       ['strideA', 'u32'],
       ['strideB', 'u32'],
     ],
-    header: `var<workgroup> As: array<f32, ${TILE * TK}>;\nvar<workgroup> Bs: array<f32, ${TILE * TK}>;`,
+    header: `var<workgroup> As: array<vec4<${S}>, ${BK * PA}>;\nvar<workgroup> Bs: array<vec4<${S}>, ${BK * PB}>;`,
+    // Global loads of the next K step go to registers (ra, rb) while this step computes from shared memory.
     body: `
   let tx = lid.x % 16u; let ty = lid.x / 16u;
-  let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
+  let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BN}u;
   let offA = wid.z * u.strideA; let offB = wid.z * u.strideB;
-  var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < u.K; k0 += ${TK}u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = lid.x + l * 256u;
-      { ${loadA} As[kk * ${TILE}u + mm] = v; }
-      { ${loadB} Bs[kk * ${TILE}u + nn] = v; }
-    }
+  ${accDecl}
+  var ra: array<${S}, ${LA}>;
+  var rb: array<${S}, ${LB}>;
+  var k0 = 0u;
+  ${fetch}
+  while (k0 < u.K) {
+    ${store}
     workgroupBarrier();
-    for (var k = 0u; k < ${TK}u; k++) {
-      let av = vec4<f32>(As[k * ${TILE}u + ty * 4u], As[k * ${TILE}u + ty * 4u + 1u], As[k * ${TILE}u + ty * 4u + 2u], As[k * ${TILE}u + ty * 4u + 3u]);
-      let bv = vec4<f32>(Bs[k * ${TILE}u + tx * 4u], Bs[k * ${TILE}u + tx * 4u + 1u], Bs[k * ${TILE}u + tx * 4u + 2u], Bs[k * ${TILE}u + tx * 4u + 3u]);
-      for (var i = 0u; i < 4u; i++) {
-        acc[i * 4u] += av[i] * bv.x; acc[i * 4u + 1u] += av[i] * bv.y;
-        acc[i * 4u + 2u] += av[i] * bv.z; acc[i * 4u + 3u] += av[i] * bv.w;
-      }
+    k0 += ${BK}u;
+    if (k0 < u.K) { ${fetch} }
+    for (var k = 0u; k < ${BK}u; k++) {
+      ${fma.join('\n      ')}
     }
+    ${flush}
     workgroupBarrier();
   }
   let offC = wid.z * u.M * u.N;
-  for (var i = 0u; i < 4u; i++) {
-    let gm = m0 + ty * 4u + i;
+  for (var i = 0u; i < ${TMr}u; i++) {
+    let gm = m0 + (i / 4u) * 64u + ty * 4u + i % 4u;
     if (gm >= u.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + tx * 4u + j;
-      if (gn < u.N) { c[offC + gm * u.N + gn] = ${T}(acc[i * 4u + j]); }
+    for (var j = 0u; j < ${RN}u; j++) {
+      let v = acc[i * ${RN}u + j];
+      for (var q = 0u; q < 4u; q++) {
+        let gn = n0 + j * 64u + tx * 4u + q;
+        if (gn < u.N) { c[offC + gm * u.N + gn] = ${T}(v[q]); }
+      }
     }
   }`,
   };
@@ -117,11 +193,12 @@ function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   if (a.dtype !== b.dtype) throw new ShapeError(`matmul: dtypes differ (${a.dtype}, ${b.dtype})`);
   const d = dims(a.shape, b.shape, attrs);
   const c = empty([...d.batch, d.M, d.N], a.dtype, a.dev);
-  const key = `${a.dtype}${attrs.transA}${attrs.transB}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB)));
   const nb = numel(d.batch);
-  launch(k, [a, b, c], [Math.ceil(d.N / TILE), Math.ceil(d.M / TILE), nb], [
+  const t = pickTile(d, nb, a.dtype, a.dev);
+  const key = `${a.dtype}${attrs.transA}${attrs.transB}${t.BM}x${t.BN}x${t.BK}${t.f16Fma}`;
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t)));
+  launch(k, [a, b, c], [Math.ceil(d.N / t.BN), Math.ceil(d.M / t.BM), nb], [
     d.M,
     d.N,
     d.K,
