@@ -1,1 +1,2 @@
 export * from './config-index';
+export * from './gpu-index';
