@@ -112,18 +112,19 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
   const readA = transA ? `a[offA + gk * u.M + gm]` : `a[offA + gm * u.K + gk]`;
   const idxB = transB ? `let nn = e / ${BK}u; let kk = e % ${BK}u;` : `let kk = e / ${BN}u; let nn = e % ${BN}u;`;
   const readB = transB ? `b[offB + gn * u.K + gk]` : `b[offB + gk * u.N + gn]`;
-  const fetch = `
-    for (var l = 0u; l < ${LA}u; l++) {
-      let e = lid.x + l * ${WG}u; ${idxA} let gm = m0 + mm; let gk = k0 + kk;
-      var v = ${zero}; if (gm < u.M && gk < u.K) { v = ${S}(${readA}); } ra[l] = v;
-    }
-    for (var l = 0u; l < ${LB}u; l++) {
-      let e = lid.x + l * ${WG}u; ${idxB} let gn = n0 + nn; let gk = k0 + kk;
-      var v = ${zero}; if (gn < u.N && gk < u.K) { v = ${S}(${readB}); } rb[l] = v;
-    }`;
-  const store = `
-    for (var l = 0u; l < ${LA}u; l++) { let e = lid.x + l * ${WG}u; ${idxA} As[kk * ${PA}u + mm / 4u][mm % 4u] = ra[l]; }
-    for (var l = 0u; l < ${LB}u; l++) { let e = lid.x + l * ${WG}u; ${idxB} Bs[kk * ${PB}u + nn / 4u][nn % 4u] = rb[l]; }`;
+  // Everything that indexes the per-thread arrays (ra, rb, acc, part) is unrolled here, so they
+  // stay in registers: a loop index would push them to local memory on most GPUs.
+  const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n    ');
+  const fetch = [
+    rep(LA, (l) => `{ let e = lid.x + ${l * WG}u; ${idxA} let gm = m0 + mm; let gk = k0 + kk;
+      ra[${l}] = ${zero}; if (gm < u.M && gk < u.K) { ra[${l}] = ${S}(${readA}); } }`),
+    rep(LB, (l) => `{ let e = lid.x + ${l * WG}u; ${idxB} let gn = n0 + nn; let gk = k0 + kk;
+      rb[${l}] = ${zero}; if (gn < u.N && gk < u.K) { rb[${l}] = ${S}(${readB}); } }`),
+  ].join('\n    ');
+  const store = [
+    rep(LA, (l) => `{ let e = lid.x + ${l * WG}u; ${idxA} As[kk * ${PA}u + mm / 4u][mm % 4u] = ra[${l}]; }`),
+    rep(LB, (l) => `{ let e = lid.x + ${l * WG}u; ${idxB} Bs[kk * ${PB}u + nn / 4u][nn % 4u] = rb[${l}]; }`),
+  ].join('\n    ');
   // Unrolled outer product of this thread's rows and columns at one k.
   const ACC = t.f16Fma ? 'part' : 'acc';
   const cast = t.f16Fma ? '' : 'vec4<f32>';
@@ -134,7 +135,7 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
     for (let j = 0; j < RN; j++) fma.push(`${ACC}[${i * RN + j}] = fma(vec4(a${i >> 2}[${i & 3}]), b${j}, ${ACC}[${i * RN + j}]);`);
   const accDecl = `var acc: array<vec4<f32>, ${TMr * RN}>;` + (t.f16Fma ? `\n  var part: array<vec4<f16>, ${TMr * RN}>;` : '');
   const flush = t.f16Fma
-    ? `for (var r = 0u; r < ${TMr * RN}u; r++) { acc[r] += vec4<f32>(part[r]); part[r] = vec4<f16>(0.0h); }`
+    ? rep(TMr * RN, (r) => `acc[${r}] += vec4<f32>(part[${r}]); part[${r}] = vec4<f16>(0.0h);`)
     : '';
   return {
     name: `matmul${BM}${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${dtype}${t.f16Fma ? '_fma16' : ''}`,
@@ -173,17 +174,10 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
     workgroupBarrier();
   }
   let offC = wid.z * u.M * u.N;
-  for (var i = 0u; i < ${TMr}u; i++) {
-    let gm = m0 + (i / 4u) * 64u + ty * 4u + i % 4u;
-    if (gm >= u.M) { continue; }
-    for (var j = 0u; j < ${RN}u; j++) {
-      let v = acc[i * ${RN}u + j];
-      for (var q = 0u; q < 4u; q++) {
-        let gn = n0 + j * 64u + tx * 4u + q;
-        if (gn < u.N) { c[offC + gm * u.N + gn] = ${T}(v[q]); }
-      }
-    }
-  }`,
+  ${rep(TMr, (i) => `if (m0 + ${(i >> 2) * 64 + (i & 3)}u + ty * 4u < u.M) {
+    let row = offC + (m0 + ${(i >> 2) * 64 + (i & 3)}u + ty * 4u) * u.N;
+    ${rep(RN * 4, (q) => `if (n0 + ${(q >> 2) * 64 + (q & 3)}u + tx * 4u < u.N) { c[row + n0 + ${(q >> 2) * 64 + (q & 3)}u + tx * 4u] = ${T}(acc[${i * RN + (q >> 2)}][${q & 3}]); }`)}
+  }`)}`,
   };
 }
 
