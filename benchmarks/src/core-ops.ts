@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import {
-  getDevice, randn, tensor, keep, matmul, add, softmax, rmsNorm, crossEntropy, Rng, floatToHalf, halfToFloat,
+  getDevice, randn, tensor, keep, matmul, matmulSettings, TILE_64, TILE_128, add, softmax, rmsNorm, crossEntropy, Rng, floatToHalf, halfToFloat,
   type Tensor, type DType, type QDevice,
 } from '@q/core';
 import { timeIt, progress, printTable, adapterSlug, isCpuAdapter, writeJson, type Timing } from './harness';
@@ -19,6 +19,7 @@ const { values: opts } = parseArgs({
     sizes: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'no-f16': { type: 'boolean', default: false },
+    variants: { type: 'boolean' },
   },
 });
 
@@ -48,10 +49,18 @@ function hostRandn(n: number, seed: number, dtype: DType): Float32Array {
   return dtype === 'f16' ? halfToFloat(floatToHalf(d)) : d;
 }
 
+/** A forced matmul kernel variant (see matmulSettings in @q/core), or the automatic choice. */
+interface Variant {
+  label: string;
+  tile: typeof matmulSettings.tile;
+  f16Fma: boolean;
+}
+const AUTO: Variant = { label: '', tile: 'auto', f16Fma: true };
+
 // a: [M, K], b: [K, N] (or [N, K] with transB) -> c: [M, N]
-function matmulCase(M: number, N: number, K: number, dtype: DType, transB: boolean, label: string): Case {
+function matmulCase(M: number, N: number, K: number, dtype: DType, transB: boolean, label: string, v = AUTO): Case {
   return {
-    name: `matmul ${label}`,
+    name: `matmul ${label}${v.label ? ` ${v.label}` : ''}`,
     dtype,
     shape: `${M}x${K} · ${transB ? `(${N}x${K})ᵀ` : `${K}x${N}`}`,
     flops: 2 * M * N * K,
@@ -59,6 +68,7 @@ function matmulCase(M: number, N: number, K: number, dtype: DType, transB: boole
     setup() {
       const ha = hostRandn(M * K, 1, dtype);
       const hb = hostRandn(K * N, 2, dtype);
+      Object.assign(matmulSettings, { tile: v.tile, f16Fma: v.f16Fma });
       const a = keep(tensor(ha, [M, K], { dtype }));
       const b = keep(tensor(hb, transB ? [N, K] : [K, N], { dtype }));
       return {
@@ -81,7 +91,10 @@ function matmulCase(M: number, N: number, K: number, dtype: DType, transB: boole
           }
           return err / Math.sqrt(ss / 64);
         },
-        release: () => [a, b].forEach((t) => t.release()),
+        release: () => {
+          [a, b].forEach((t) => t.release());
+          Object.assign(matmulSettings, { tile: AUTO.tile, f16Fma: AUTO.f16Fma });
+        },
       };
     },
   };
@@ -113,6 +126,16 @@ function cases(dev: QDevice): Case[] {
   const out: Case[] = [];
   for (const dtype of dtypes) {
     for (const n of sizes) out.push(matmulCase(n, n, n, dtype, false, `${n}³`));
+    // Each kernel variant forced at the largest size, to see what the automatic choice leaves.
+    if (opts.variants ?? !small) {
+      const n = Math.max(...sizes);
+      const vs: Variant[] = [
+        { label: 't64', tile: TILE_64, f16Fma: true },
+        { label: 't128', tile: TILE_128, f16Fma: true },
+      ];
+      if (dtype === 'f16') vs.push({ label: 't128 f32-mul', tile: TILE_128, f16Fma: false });
+      for (const v of vs) out.push(matmulCase(n, n, n, dtype, false, `${n}³`, v));
+    }
     // nn.Linear as the model runs it: x · Wᵀ (MLP up-projection).
     out.push(matmulCase(T, F, D, dtype, true, 'linear'));
   }
