@@ -1,9 +1,12 @@
 // Logits processors, sampling, stop strings, prompt padding and generation_config parsing, checked
 // against hand-computed values (no GPU).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, Rng } from '@q/core';
 import {
-  argmax, completesStopString, IncrementalDecoder, inferAttentionMask, leftPad, parseGenerationConfig,
+  argmax, completesStopString, IncrementalDecoder, inferAttentionMask, leftPad, loadGenerationConfig, parseGenerationConfig,
   processLogits, repetitionPenalty, resolveGenerationConfig, sample, softmax, temperature, topK, topP,
 } from '../src/generate';
 
@@ -139,5 +142,14 @@ describe('generation config', () => {
   it('defaults as transformers, pad falling back to the first eos', () => {
     const c = resolveGenerationConfig({ eosTokenId: [7, 3] });
     expect(c).toMatchObject({ maxLength: 20, doSample: false, temperature: 1, topK: 50, topP: 1, repetitionPenalty: 1, eosTokenIds: [7, 3], padTokenId: 7 });
+  });
+
+  it('loadGenerationConfig reads <dir>/generation_config.json, or gives null without one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'q-gen-'));
+    expect(await loadGenerationConfig(dir)).toBeNull();
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ do_sample: true, top_k: 20, transformers_version: '4.51.0' }));
+    expect(await loadGenerationConfig(dir)).toEqual({ doSample: true, topK: 20 });
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ top_k: -1 }));
+    await expect(loadGenerationConfig(dir)).rejects.toThrow(/generation_config.json: invalid value for "topK"/);
   });
 });
