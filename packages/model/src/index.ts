@@ -7,3 +7,5 @@ export * from './modules/causal-lm';
 export * from './modules/load';
 export * from './modules/random-weights';
 export * from './modules/auto-model';
+export * from './modules/save-model';
+export * from './generate';
