@@ -3,5 +3,5 @@
 export { Nf4Weight, type Nf4WeightParts, type NestedAbsmax } from './gpu/nf4-weight';
 export { quantizeOnGpu, type GpuQuantizeOptions } from './gpu/quantize-gpu';
 export { dequantizeOnGpu } from './gpu/dequantize-gpu';
-export { nf4Linear, type Nf4LinearAttrs } from './gpu/nf4-linear';
+export { nf4Linear, nf4LinearBackward, type Nf4LinearAttrs } from './gpu/nf4-linear';
 export { thresholdTree, codeFromTree, type ThresholdTree } from './gpu/code-thresholds';

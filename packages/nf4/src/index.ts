@@ -26,3 +26,7 @@ export {
   type BitsAndBytesConfig,
   type ComputeDtype,
 } from './bnb-config';
+
+// GPU half (Nf4Weight, quantizeOnGpu, dequantizeOnGpu, nf4Linear): imports only @q/core, so the
+// package still loads in plain Node or a browser; nothing touches a device until it is called.
+export * from './gpu-index';

@@ -179,12 +179,7 @@ const nf4LinearOp = defineOp<Nf4LinearAttrs>({
   // than held from forward to backward (that would cost the 4.5 bits/parameter it saves).
   save: () => [],
   // y = x·Wᵀ  =>  dx = dy·W. W is frozen: no gradient for codes, absmax or the code map.
-  backward: (gy, { attrs: { w } }) => {
-    const am = w.absmaxF32();
-    const gx = fused('bwd', gy, w, am);
-    am.release();
-    return [gx, null, null, null];
-  },
+  backward: (gy, { attrs: { w } }) => [nf4LinearBackward(gy, w), null, null, null],
 });
 
 /**
@@ -215,4 +210,27 @@ export function nf4Linear(x: Tensor, w: Nf4Weight): Tensor {
     if (x2 !== x) x2.release();
     am.release();
   }
+}
+
+/**
+ * The input gradient of {@link nf4Linear} without autograd: dX = dY·W, reading NF4 directly.
+ *
+ * @example
+ * ```ts
+ * const gx = nf4LinearBackward(gy, w); // gy: [..., out] -> [..., in]
+ * ```
+ */
+export function nf4LinearBackward(gy: Tensor, w: Nf4Weight): Tensor {
+  w.check();
+  const [N, K] = w.shape as [number, number];
+  if (gy.rank < 1 || gy.shape[gy.rank - 1] !== N) throw new ShapeError(`nf4LinearBackward: dy [${gy.shape}] does not end in the weight's out-features ${N}`);
+  const g2 = gy.rank === 2 ? gy : gy.reshape([-1, N]);
+  const am = w.absmaxF32();
+  const gx = fused('bwd', g2, w, am);
+  am.release();
+  if (g2 !== gy) g2.release();
+  if (gy.rank === 2) return gx;
+  const out = gx.reshape([...gy.shape.slice(0, -1), K]);
+  gx.release();
+  return out;
 }
