@@ -39,8 +39,8 @@ describe.each([
       [1, 2, 3, 4, 5, 6, 7],
     ];
     const ref = cpuForward(cfg, weights, ids, labels);
-    const out = model.forward({ inputIds: ids, labels });
-    const logits = keep(out.logits);
+    const out = model.forward({ inputIds: ids, labels, returnLogits: true });
+    const logits = keep(out.logits!);
     const loss = keep(out.loss!);
     const got = await logits.read();
     expect(maxRel(got, ref.logits)).toBeLessThan(1e-5);

@@ -1,1 +1,3 @@
 export * from './config-index';
+export * from './data';
+export * from './trainer';

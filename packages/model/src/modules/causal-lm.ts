@@ -13,6 +13,7 @@ import { DecoderLayer, ATTN_PROJ, MLP_PROJ, projPath, type ProjName } from './de
 import type { LinearLike } from './linear';
 import { KVCache } from './kv-cache';
 import { prepareBatch, type BatchInput } from './batch';
+import { chunkedLmHeadLoss } from './lm-head-loss';
 
 export interface ForwardOptions extends BatchInput {
   /** Decode against (and fill) this cache. */
@@ -21,11 +22,16 @@ export interface ForwardOptions extends BatchInput {
   lastOnly?: boolean;
   /** Divide the summed loss by this (transformers' num_items_in_batch under accumulation). */
   lossNormalizer?: number;
+  /**
+   * With labels, logits are not kept by default: the loss is computed in recomputed row chunks
+   * (see lm-head-loss.ts). Ask for them here when you need both.
+   */
+  returnLogits?: boolean;
 }
 
 export interface ForwardOutput {
-  /** [B, T, V], or [B, 1, V] with lastOnly. */
-  logits: Tensor;
+  /** [B, T, V], or [B, 1, V] with lastOnly; absent when labels were given without returnLogits. */
+  logits?: Tensor;
   /** Mean cross-entropy of next-token prediction where labels were given. */
   loss?: Tensor;
 }
@@ -90,11 +96,22 @@ export class CausalLM {
         h = embedding(h.reshape([batch.B * batch.T, -1]), last).reshape([batch.B, 1, -1]);
       }
       h = rmsNorm(h, this.norm, this.config.rmsNormEps);
-      const logits = matmul(h, this.lmHead ?? this.embedTokens, { transB: true });
-      const out: ForwardOutput = { logits };
+      const head = this.lmHead ?? this.embedTokens;
+      const out: ForwardOutput = {};
+      const wantLogits = !batch.labels || o.lastOnly || o.returnLogits;
+      if (wantLogits) {
+        const bytes = batch.B * (o.lastOnly ? 1 : batch.T) * this.vocabSize * 4;
+        if (bytes > this.dev.gpu.limits.maxStorageBufferBindingSize) {
+          throw new ShapeError(
+            `logits of ${batch.B}x${o.lastOnly ? 1 : batch.T}x${this.vocabSize} (${bytes} bytes) exceed this adapter's ${this.dev.gpu.limits.maxStorageBufferBindingSize}-byte binding limit: use a smaller batch, lastOnly, or labels without returnLogits`,
+          );
+        }
+        out.logits = matmul(h, head, { transB: true });
+      }
       if (batch.labels && !o.lastOnly) {
-        const labels = tensor(batch.labels, [batch.B * batch.T], { dtype: 'i32', dev: this.dev });
-        out.loss = crossEntropy(logits.reshape([batch.B * batch.T, -1]), labels, { normalizer: o.lossNormalizer });
+        const valid = batch.labels.reduce((a, l) => a + (l === -100 ? 0 : 1), 0);
+        const maxBytes = Math.min(64 * 2 ** 20, this.dev.gpu.limits.maxStorageBufferBindingSize);
+        out.loss = chunkedLmHeadLoss(h.reshape([batch.B * batch.T, -1]), head, batch.labels, o.lossNormalizer ?? Math.max(valid, 1), maxBytes);
       }
       return out as unknown as Record<string, Tensor>;
     }) as unknown as ForwardOutput;
@@ -102,7 +119,7 @@ export class CausalLM {
 
   /** Logits without recording gradients. */
   logits(o: ForwardOptions): Tensor {
-    return noGrad(() => this.forward(o).logits);
+    return noGrad(() => this.forward({ ...o, labels: undefined }).logits!);
   }
 
   /** Every projection slot, for LoRA injection and quantization. */

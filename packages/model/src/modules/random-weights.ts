@@ -58,7 +58,7 @@ export function checkpointLayout(cfg: ModelConfig): [string, number[]][] {
  * const tensors = randomWeights(cfg, 0); // Record<name, {dtype:'F32', shape, data}>
  * ```
  */
-export function randomWeights(cfg: ModelConfig, seed: number, std = 0.02): Record<string, SafetensorsEntry> {
+export function randomWeights(cfg: ModelConfig, seed: number, std = 0.02, o: { embedStd?: number } = {}): Record<string, SafetensorsEntry> {
   const out: Record<string, SafetensorsEntry> = {};
   let k = 0;
   for (const [name, shape] of checkpointLayout(cfg)) {
@@ -70,7 +70,9 @@ export function randomWeights(cfg: ModelConfig, seed: number, std = 0.02): Recor
       for (let i = 0; i < n; i++) data[i] = 1 + 0.1 * rng.normal();
     } else {
       const rng = new Rng(seed * 7919 + ++k);
-      const s = name.endsWith('.bias') ? std * 5 : std;
+      // A larger embedding scale stands in for a trained model's: with 0.02 and a frozen final
+      // norm, logits cannot move far enough for a small test run to learn anything.
+      const s = name.endsWith('.bias') ? std * 5 : name === 'model.embed_tokens.weight' || name === 'lm_head.weight' ? (o.embedStd ?? std) : std;
       for (let i = 0; i < n; i++) data[i] = s * rng.normal();
     }
     out[name] = { dtype: 'F32', shape, data };

@@ -1,0 +1,2 @@
+export * from './tokenize-rows';
+export * from './collate';

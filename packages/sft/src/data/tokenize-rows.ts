@@ -1,0 +1,94 @@
+/**
+ * Turns dataset rows into training examples, as trl's SFTTrainer prepares them: rows with
+ * `messages` get the tokenizer's chat template; rows with `prompt`/`completion` are joined; other
+ * rows use `datasetTextField`. Labels are the ids, or −100 outside the completion/assistant turns
+ * when completion-only or assistant-only loss is on. Assistant spans come from the rendered
+ * template itself (@q/chat-template), so they work for Qwen's template, which has no
+ * `{% generation %}` tags (users.md #3).
+ */
+import { applyChatTemplate, type ChatMessage } from '@q/chat-template';
+import { ConfigError, ValueError } from '@q/core';
+import type { AutoTokenizer } from '@q/model';
+
+export interface Example {
+  inputIds: number[];
+  /** −100 where no loss is taken. */
+  labels: number[];
+}
+
+export interface TokenizeOptions {
+  datasetTextField: string;
+  maxLength: number | null;
+  /** Loss on the completion only (prompt-completion rows). Default: on for such rows, as trl. */
+  completionOnlyLoss: boolean | null;
+  /** Loss on assistant turns only (messages rows). */
+  assistantOnlyLoss: boolean;
+  /** Append eos to plain text when missing, as trl does, so the model learns to stop. */
+  appendEos: boolean;
+}
+
+export interface TokenizeReport {
+  truncated: number;
+  /** Set when pad == eos: the eos labels are still kept (only padding is masked), so say so. */
+  padIsEos: boolean;
+}
+
+function specialTokens(tok: AutoTokenizer): Record<string, string> {
+  const s = tok.settings;
+  const out: Record<string, string> = {};
+  if (s.bosToken) out.bos_token = s.bosToken;
+  if (s.eosToken) out.eos_token = s.eosToken;
+  if (s.padToken) out.pad_token = s.padToken;
+  if (s.unkToken) out.unk_token = s.unkToken;
+  return out;
+}
+
+export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTokenizer, o: TokenizeOptions): Example {
+  let ids: number[];
+  let mask: number[] | null = null;
+  if (Array.isArray(row.messages)) {
+    if (!tok.settings.chatTemplate) throw new ValueError(`row ${i} has "messages" but the tokenizer has no chat_template: give one in tokenizer_config.json`);
+    const r = applyChatTemplate(row.messages as ChatMessage[], {
+      chatTemplate: tok.settings.chatTemplate,
+      tokenizer: tok,
+      tokenize: true,
+      specialTokens: specialTokens(tok),
+      returnAssistantTokensMask: o.assistantOnlyLoss,
+    });
+    ids = r.inputIds!;
+    if (o.assistantOnlyLoss) mask = r.assistantMasks!;
+  } else if (typeof row.prompt === 'string' && typeof row.completion === 'string') {
+    const p = tok.encode(row.prompt, { addSpecialTokens: true });
+    let c = tok.encode(row.completion, { addSpecialTokens: false });
+    if (o.appendEos && tok.eosTokenId !== null && c[c.length - 1] !== tok.eosTokenId) c = [...c, tok.eosTokenId];
+    ids = [...p, ...c];
+    if (o.completionOnlyLoss ?? true) mask = [...p.map(() => 0), ...c.map(() => 1)];
+  } else {
+    const text = row[o.datasetTextField];
+    if (typeof text !== 'string') {
+      throw new ConfigError('datasetTextField', `a string column in every row (row ${i} has columns ${Object.keys(row).join(', ')})`, o.datasetTextField, 'SFTConfig');
+    }
+    ids = tok.encode(text, { addSpecialTokens: true });
+    if (o.appendEos && tok.eosTokenId !== null && ids[ids.length - 1] !== tok.eosTokenId) ids = [...ids, tok.eosTokenId];
+  }
+  const labels = mask ? ids.map((id, k) => (mask![k] ? id : -100)) : [...ids];
+  if (o.maxLength !== null && ids.length > o.maxLength) {
+    ids = ids.slice(0, o.maxLength);
+    return { inputIds: ids, labels: labels.slice(0, o.maxLength) };
+  }
+  return { inputIds: ids, labels };
+}
+
+/** Tokenizes every row; rows that end up with no label are dropped (they teach nothing). */
+export function tokenizeRows(rows: Iterable<Record<string, unknown>>, tok: AutoTokenizer, o: TokenizeOptions): { examples: Example[]; report: TokenizeReport } {
+  const examples: Example[] = [];
+  let truncated = 0;
+  let i = 0;
+  for (const row of rows) {
+    const ex = tokenizeRow(row, i++, tok, o);
+    if (o.maxLength !== null && ex.inputIds.length === o.maxLength) truncated++;
+    if (ex.labels.some((l) => l !== -100)) examples.push(ex);
+  }
+  const padIsEos = tok.padTokenId !== null && tok.padTokenId === tok.eosTokenId;
+  return { examples, report: { truncated, padIsEos } };
+}

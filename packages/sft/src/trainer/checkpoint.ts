@@ -1,0 +1,135 @@
+/**
+ * Trainer checkpoints that resume exactly (users.md #6): the adapter (or full weights), the
+ * optimizer's moments, the step, the data position and the log history. Written into a temporary
+ * folder and renamed into place, so a crash mid-save never corrupts the previous checkpoint.
+ */
+import { readSafetensors, serializeSafetensors, FormatError, type SafetensorsEntry, type Tensor } from '@q/core';
+import { atomicWriteFile, fileSource, pathExists, readJsonFile, savePretrained, type CausalLM } from '@q/model';
+import { saveAdapter, PeftModel } from '@q/lora';
+import type { AdamW, AdamWStateDict } from '@q/optim';
+import type { LogEntry } from './loss-plot';
+
+export interface TrainerState {
+  globalStep: number;
+  epoch: number;
+  /** Micro-batches of the current epoch already consumed. */
+  batchInEpoch: number;
+  logHistory: LogEntry[];
+  maxSteps: number;
+  numTrainEpochs: number;
+}
+
+const node = async () => ({
+  fs: await import(/* @vite-ignore */ 'node:fs/promises' as string),
+  path: await import(/* @vite-ignore */ 'node:path' as string),
+});
+
+export async function saveCheckpoint(
+  outputDir: string,
+  model: PeftModel | CausalLM,
+  opt: AdamW,
+  state: TrainerState,
+  args: Record<string, unknown>,
+  saveTotalLimit: number | null,
+): Promise<string> {
+  const { fs, path } = await node();
+  const final = path.join(outputDir, `checkpoint-${state.globalStep}`);
+  const tmp = path.join(outputDir, `.tmp-checkpoint-${state.globalStep}-${process.pid}`);
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  if (model instanceof PeftModel) await saveAdapter(model, tmp);
+  else await savePretrained(model, tmp);
+  const sd = await opt.stateDict();
+  const tensors: Record<string, SafetensorsEntry> = {};
+  const steps: Record<string, number> = {};
+  for (const [name, s] of Object.entries(sd.state)) {
+    tensors[`${name}.exp_avg`] = { dtype: 'F32', shape: [s.expAvg.length], data: s.expAvg };
+    tensors[`${name}.exp_avg_sq`] = { dtype: 'F32', shape: [s.expAvgSq.length], data: s.expAvgSq };
+    steps[name] = s.step;
+  }
+  await atomicWriteFile(path.join(tmp, 'optimizer.safetensors'), serializeSafetensors(tensors, { step: String(sd.step), param_steps: JSON.stringify(steps) }));
+  await atomicWriteFile(
+    path.join(tmp, 'trainer_state.json'),
+    JSON.stringify(
+      {
+        global_step: state.globalStep,
+        epoch: state.epoch,
+        max_steps: state.maxSteps,
+        num_train_epochs: state.numTrainEpochs,
+        log_history: state.logHistory,
+        q_batch_in_epoch: state.batchInEpoch,
+      },
+      null,
+      2,
+    ),
+  );
+  await atomicWriteFile(path.join(tmp, 'training_args.json'), JSON.stringify(args, null, 2));
+  await fs.rm(final, { recursive: true, force: true });
+  await fs.rename(tmp, final);
+  if (saveTotalLimit !== null && saveTotalLimit > 0) {
+    const all = await listCheckpoints(outputDir);
+    for (const old of all.slice(0, Math.max(0, all.length - saveTotalLimit))) await fs.rm(old, { recursive: true, force: true });
+  }
+  return final;
+}
+
+/** checkpoint-N folders of a run, oldest first. */
+export async function listCheckpoints(outputDir: string): Promise<string[]> {
+  const { fs, path } = await node();
+  const names = await fs.readdir(outputDir).catch(() => [] as string[]);
+  return names
+    .filter((n: string) => /^checkpoint-\d+$/.test(n))
+    .sort((a: string, b: string) => Number(a.split('-')[1]) - Number(b.split('-')[1]))
+    .map((n: string) => path.join(outputDir, n));
+}
+
+async function readWeightsInto(file: string, params: Map<string, Tensor>, rename: (n: string) => string): Promise<void> {
+  const src = await fileSource(file);
+  try {
+    const r = await readSafetensors(src, file);
+    for (const n of r.names()) {
+      const t = params.get(rename(n));
+      if (!t) throw new FormatError(file, `tensor "${n}" matches no trainable parameter of this model`);
+      if (r.info(n).shape.join() !== t.shape.join()) throw new FormatError(file, `tensor "${n}" has shape [${r.info(n).shape}], model has [${t.shape}]`);
+      t.dev.write(t.buffer, 0, await r.readF32(n));
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/** Restores weights and optimizer moments from a checkpoint and returns the trainer state. */
+export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, opt: AdamW): Promise<TrainerState> {
+  const { path } = await node();
+  const stateFile = path.join(dir, 'trainer_state.json');
+  if (!(await pathExists(stateFile))) throw new FormatError(stateFile, 'missing: not a checkpoint folder of this trainer');
+  const st = (await readJsonFile(stateFile)) as Record<string, unknown>;
+  if (model instanceof PeftModel) {
+    const params = new Map(model.namedParameters().map(([n, t]) => [n.replace('.default.', '.'), t] as [string, Tensor]));
+    await readWeightsInto(path.join(dir, 'adapter_model.safetensors'), params, (n) => n);
+  } else {
+    await readWeightsInto(path.join(dir, 'model.safetensors'), new Map(model.namedParameters()), (n) => n);
+  }
+  const optFile = path.join(dir, 'optimizer.safetensors');
+  const src = await fileSource(optFile);
+  try {
+    const r = await readSafetensors(src, optFile);
+    const meta = r.header.metadata ?? {};
+    const steps = JSON.parse(meta.param_steps ?? '{}') as Record<string, number>;
+    const state: AdamWStateDict['state'] = {};
+    for (const [name, step] of Object.entries(steps)) {
+      state[name] = { step, expAvg: await r.readF32(`${name}.exp_avg`), expAvgSq: await r.readF32(`${name}.exp_avg_sq`) };
+    }
+    opt.loadStateDict({ step: Number(meta.step ?? 0), config: (await opt.stateDict()).config, state });
+  } finally {
+    await src.close();
+  }
+  return {
+    globalStep: Number(st.global_step),
+    epoch: Number(st.epoch),
+    batchInEpoch: Number(st.q_batch_in_epoch ?? 0),
+    logHistory: (st.log_history as LogEntry[]) ?? [],
+    maxSteps: Number(st.max_steps),
+    numTrainEpochs: Number(st.num_train_epochs),
+  };
+}

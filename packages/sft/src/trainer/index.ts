@@ -1,0 +1,4 @@
+export * from './sft-trainer';
+export * from './checkpoint';
+export * from './progress';
+export * from './loss-plot';
