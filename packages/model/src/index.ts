@@ -9,3 +9,4 @@ export * from './modules/random-weights';
 export * from './modules/auto-model';
 export * from './modules/save-model';
 export * from './generate';
+export * from './modules/quant-linear';

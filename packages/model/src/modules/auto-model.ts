@@ -7,38 +7,24 @@ import { loadModelConfig, modelConfigToJson, type ModelConfig } from '../config'
 import { openCheckpoint } from '../files';
 import { buildCausalLM, memorySource, type LinearFactory, type TensorSource } from './load';
 import { randomWeights } from './random-weights';
+import { quantizingLinear, bnbLinear } from './quant-linear';
 import type { CausalLM } from './causal-lm';
 
 export interface FromPretrainedOptions {
   /**
-   * BitsAndBytesConfig-like object: with `loadIn4bit`, the decoder's linear layers are quantized
-   * to NF4/FP4 on load. Needs a 4-bit linear factory registered by @q/lora or @q/qlora
-   * (`registerQuantizedLinear`), so @q/model itself stays free of the quantizer.
+   * BitsAndBytesConfig (camelCase or snake_case): with `loadIn4bit`, the decoder's linear layers
+   * are quantized to NF4/FP4 on load; embeddings, norms and lm_head stay in full precision, as
+   * bitsandbytes leaves them.
    */
   quantizationConfig?: Record<string, unknown> | null;
   dev?: QDevice;
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
-type QuantFactoryMaker = (quantizationConfig: Record<string, unknown>, cfg: ModelConfig) => LinearFactory;
-let quantFactory: QuantFactoryMaker | null = null;
-type PrequantLoader = (dir: string, cfg: ModelConfig, o: FromPretrainedOptions) => Promise<CausalLM>;
-let prequantLoader: PrequantLoader | null = null;
-
-/** Lets the 4-bit package plug in its quantized linear layer without a dependency cycle. */
-export function registerQuantizedLinear(maker: QuantFactoryMaker, loadPrequantized?: PrequantLoader): void {
-  quantFactory = maker;
-  if (loadPrequantized) prequantLoader = loadPrequantized;
-}
-
-function quantOptions(q: Record<string, unknown> | null | undefined, cfg: ModelConfig): LinearFactory | undefined {
+function quantOptions(q: Record<string, unknown> | null | undefined): LinearFactory | undefined {
   if (!q) return undefined;
-  const on = q.loadIn4bit ?? q.load_in_4bit;
-  if (!on) return undefined;
-  if (!quantFactory) {
-    throw new FormatError('quantizationConfig', 'loadIn4bit needs the NF4 layer: import "@q/qlora" (or "@q/lora") before loading');
-  }
-  return quantFactory(q, cfg);
+  if (!(q.loadIn4bit ?? q.load_in_4bit)) return undefined;
+  return quantizingLinear(q);
 }
 
 export const AutoModelForCausalLM = {
@@ -55,11 +41,9 @@ export const AutoModelForCausalLM = {
   async fromPretrained(dir: string, o: FromPretrainedOptions = {}): Promise<CausalLM> {
     const cfg = await loadModelConfig(dir);
     const dev = o.dev ?? (await getDevice());
-    if (cfg.quantizationConfig && (cfg.quantizationConfig.load_in_4bit || cfg.quantizationConfig._load_in_4bit)) {
-      if (!prequantLoader) throw new FormatError(`${dir}/config.json`, 'this is a 4-bit (bitsandbytes) checkpoint: import "@q/qlora" (or "@q/lora") to load it');
-      return prequantLoader(dir, cfg, { ...o, dev });
-    }
     const ckpt = await openCheckpoint(dir);
+    const qc = cfg.quantizationConfig;
+    const prequantized = !!qc && (qc.load_in_4bit === true || qc._load_in_4bit === true) && ckpt.names().some((n) => n.includes('.quant_state.bitsandbytes__'));
     try {
       const src: TensorSource = {
         name: dir,
@@ -67,7 +51,12 @@ export const AutoModelForCausalLM = {
         shape: (n) => ckpt.info(n).shape,
         readF32: (n) => ckpt.readF32(n),
       };
-      return await buildCausalLM(cfg, src, { dev, linear: quantOptions(o.quantizationConfig, cfg), onProgress: o.onProgress });
+      // A '-bnb-4bit' checkpoint is loaded as it is; its 4-bit weights are not in the dense layout.
+      const linear = prequantized
+        ? bnbLinear(async (n) => (ckpt.has(n) ? { dtype: ckpt.info(n).dtype as never, shape: ckpt.info(n).shape, data: await ckpt.readBytes(n) } : null), dir)
+        : quantOptions(o.quantizationConfig);
+      const checkShape = prequantized ? (n: string) => !/_proj\.weight$/.test(n) : () => true;
+      return await buildCausalLM(cfg, src, { dev, linear, onProgress: o.onProgress, checkShape });
     } finally {
       await ckpt.close();
     }
@@ -84,7 +73,7 @@ export const AutoModelForCausalLM = {
   async fromConfig(cfg: ModelConfig, o: FromPretrainedOptions & { seed?: number; weights?: Record<string, SafetensorsEntry> } = {}): Promise<CausalLM> {
     const tensors = o.weights ?? randomWeights(cfg, o.seed ?? 0);
     const src = memorySource('random weights', tensors as Record<string, { shape: number[]; data: Float32Array }>);
-    return buildCausalLM(cfg, src, { dev: o.dev ?? (await getDevice()), linear: quantOptions(o.quantizationConfig, cfg), onProgress: o.onProgress });
+    return buildCausalLM(cfg, src, { dev: o.dev ?? (await getDevice()), linear: quantOptions(o.quantizationConfig), onProgress: o.onProgress });
   },
 };
 

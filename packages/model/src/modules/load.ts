@@ -37,6 +37,8 @@ export const denseLinear: LinearFactory = async (_path, weight, shape, bias, dev
 export interface BuildOptions {
   linear?: LinearFactory;
   dev?: QDevice;
+  /** Which tensors' stored shapes must equal the architecture's (4-bit ones are packed). */
+  checkShape?: (name: string) => boolean;
   /** Called after each tensor is placed (for a progress bar). */
   onProgress?: (done: number, total: number, name: string) => void;
 }
@@ -50,7 +52,7 @@ export async function buildCausalLM(cfg: ModelConfig, src: TensorSource, o: Buil
   for (const [name, shape] of layout) {
     if (!src.has(name)) throw new FormatError(src.name, `missing tensor "${name}" (expected shape [${shape}] for ${cfg.modelType})`);
     const got = src.shape(name);
-    if (got.join() !== shape.join()) throw new ShapeError(`${src.name}: tensor "${name}" has shape [${got}], config.json implies [${shape}]`);
+    if ((o.checkShape?.(name) ?? true) && got.join() !== shape.join()) throw new ShapeError(`${src.name}: tensor "${name}" has shape [${got}], config.json implies [${shape}]`);
   }
   const total = layout.length;
   let done = 0;

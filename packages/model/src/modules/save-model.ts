@@ -72,3 +72,44 @@ export async function savePretrained(model: CausalLM, dir: string, o: SaveModelO
   const entries: SaveEntry[] = model.namedParameters().map(([n, t]) => [n, [...t.shape], async () => (await t.read()) as Float32Array]);
   return saveModelFolder(dir, model.config, entries, o);
 }
+
+/**
+ * Writes a pre-quantized '-bnb-4bit' model folder: the 4-bit projections in bitsandbytes'
+ * tensor layout, everything else in full precision, and config.json with quantization_config.
+ *
+ * @example
+ * ```ts
+ * const model = await AutoModelForCausalLM.fromPretrained(dir, { quantizationConfig: { loadIn4bit: true } });
+ * await saveQuantizedPretrained(model, 'out/model-bnb-4bit', { loadIn4bit: true, bnb4bitQuantType: 'nf4' });
+ * ```
+ */
+export async function saveQuantizedPretrained(model: CausalLM, dir: string, quantizationConfig: Record<string, unknown>): Promise<void> {
+  const fs = await import(/* @vite-ignore */ 'node:fs/promises' as string);
+  const path = await import(/* @vite-ignore */ 'node:path' as string);
+  const { QuantLinear } = await import('./quant-linear');
+  const { toQuantizationConfigJson, validateBitsAndBytesConfig } = await import('@q/nf4');
+  await fs.mkdir(dir, { recursive: true });
+  const entries: Record<string, LazySafetensorsEntry> = {};
+  const quantPaths = new Set<string>();
+  for (const slot of model.linearSlots()) {
+    const l = slot.get();
+    if (l instanceof QuantLinear) {
+      quantPaths.add(slot.name);
+      for (const [n, t] of Object.entries(await l.bnbTensors(slot.name))) entries[n] = t;
+      if (l.bias) {
+        const b = l.bias;
+        entries[`${slot.name}.bias`] = { dtype: 'F32', shape: [...b.shape], data: async () => (await b.read()) as Float32Array };
+      }
+    }
+  }
+  for (const [n, t] of model.namedParameters()) {
+    if (n in entries) continue;
+    entries[n] = { dtype: 'F32', shape: [...t.shape], data: async () => (await t.read()) as Float32Array };
+  }
+  await atomicWriteWith(path.join(dir, 'model.safetensors'), (sink) => writeSafetensors(entries, sink, { format: 'pt' }));
+  const qc = toQuantizationConfigJson(validateBitsAndBytesConfig({ ...quantizationConfig, loadIn4bit: true }));
+  const json = JSON.parse(configJsonText(model.config, 'float32')) as Record<string, unknown>;
+  json.quantization_config = { ...qc, quant_method: 'bitsandbytes' };
+  await atomicWriteFile(path.join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
+  void quantPaths;
+}
