@@ -22,7 +22,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { bf16ToF32, f32ToBf16, getDevice, Rng, type SafetensorsEntry } from '@q/core';
+import { bf16ToF32, f32ToBf16, getDevice, keep, Rng, tensor, type SafetensorsEntry } from '@q/core';
 import { AutoModelForCausalLM, AutoTokenizer, parseModelConfig, randomWeights, saveModelFolder, type ModelConfig } from '@q/model';
 import { getPeftModel, saveAdapter } from '@q/lora';
 
@@ -192,6 +192,17 @@ async function main(): Promise<void> {
         const model = await AutoModelForCausalLM.fromConfig(cfg, { weights, dev });
         const { seed, ...lora } = ADAPTER_Q;
         const peft = getPeftModel(model, lora, { seed });
+        // NOTE: A and B are filled here, not left to init_lora_weights=false: peft then keeps
+        // nn.Linear's kaiming-uniform init for both (U(±1/√fan_in)), while @q's LoraLinear (at the
+        // time of writing) leaves A at zero for `false`, which would make this adapter a no-op.
+        let k = 0;
+        for (const layer of peft.layers.values()) {
+          const rng = new Rng(seed * 1000 + k++);
+          const uniform = (n: number, bound: number) => Float32Array.from({ length: n }, () => (2 * rng.next() - 1) * bound);
+          const a = uniform(layer.r * layer.inFeatures, 1 / Math.sqrt(layer.inFeatures));
+          const b = uniform(layer.outFeatures * layer.r, 1 / Math.sqrt(layer.r));
+          layer.setWeights(keep(tensor(a, [layer.r, layer.inFeatures], { dev })), keep(tensor(b, [layer.outFeatures, layer.r], { dev })));
+        }
         await saveAdapter(peft, join(out, 'adapter-q'), { baseModelNameOrPath: 'qwen2' });
         peft.release();
       }
