@@ -21,7 +21,7 @@ mkdir -p "$2" && OUT=$(cd "$2" && pwd)
 PY=${PYTHON:-python3}
 W=$(mktemp -d "${TMPDIR:-/tmp}/golden-work.XXXXXX")
 LOG="$OUT/run-all.log"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 : >"$LOG"
 
 # Inputs, with the gzipped tokenizers unpacked.
