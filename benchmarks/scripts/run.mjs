@@ -3,10 +3,19 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
 
-const [name = 'core-ops', ...args] = process.argv.slice(2);
+// `--bundle-only <outfile>` writes the bundle (for the GPU machine) without running it.
+const argv = process.argv.slice(2);
+const only = argv.indexOf('--bundle-only');
+const bundleOnly = only >= 0 ? argv.splice(only, 2)[1] : null;
+const [name = 'core-ops', ...args] = argv;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outfile = `${root}dist/${name}.mjs`;
+const outfile = bundleOnly ?? `${root}dist/${name}.mjs`;
+// Every @q package from its sources, one copy each: a second copy of @q/core would open a second
+// device whose buffers the first cannot use.
+const pkgs = fileURLToPath(new URL('../../packages/', import.meta.url));
+const alias = Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, `${pkgs}${p}/src/index.ts`]));
 await build({
   entryPoints: [`${root}src/${name}.ts`],
   bundle: true,
@@ -14,10 +23,12 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['webgpu'],
+  alias,
   // CommonJS dependencies (cli-progress) require Node built-ins; an ESM bundle needs a require.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   outfile,
   logLevel: 'warning',
 });
+if (bundleOnly) process.exit(0);
 const r = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);

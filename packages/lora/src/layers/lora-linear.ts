@@ -45,12 +45,14 @@ export class LoraLinear implements LinearLike {
     const rng = new Rng(o.seed);
     const a = new Float32Array(o.r * this.inFeatures);
     if (o.init === 'gaussian') for (let i = 0; i < a.length; i++) a[i] = rng.normal() / o.r;
-    else if (o.init !== false) {
+    else {
+      // true and false both keep nn.Linear's kaiming-uniform A; they differ in B.
       const bound = 1 / Math.sqrt(this.inFeatures);
       for (let i = 0; i < a.length; i++) a[i] = (2 * rng.next() - 1) * bound;
     }
     this.loraA = keep(tensor(a, [o.r, this.inFeatures], { requiresGrad: true, name: 'lora_A' }));
-    // init_lora_weights=false makes B random too, so the adapter is not a no-op (peft's test mode).
+    // init_lora_weights=false keeps nn.Linear's init for B too (U(±1/√r)), so the adapter is not a
+    // no-op (peft's test mode).
     if (o.init === false) {
       const b = new Float32Array(this.outFeatures * o.r);
       for (let i = 0; i < b.length; i++) b[i] = (2 * rng.next() - 1) / Math.sqrt(o.r);

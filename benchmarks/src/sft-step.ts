@@ -1,0 +1,86 @@
+/**
+ * QLoRA SFT steps at the seed's settings on Qwen2.5-0.5B's shape, the same workload as
+ * ../shared/reference/hf_peft_baseline.py: NF4 double-quantized base, LoRA r=64 α=32 dropout 0.1
+ * on q/k/v, batch 2 × 512 tokens, 4 accumulation steps, AdamW, with and without gradient
+ * checkpointing. Reports tokens/s and peak GPU memory.
+ *   node sft-step.mjs [--layers 24] [--seq 512] [--steps 3] [--json out.json]
+ */
+import { backward, getDevice, keep, tidy, addInPlace, zeros } from '@q/core';
+import { AutoModelForCausalLM } from '@q/model';
+import { getPeftModel, prepareModelForKbitTraining } from '@q/lora';
+import { AdamW, clipGradNorm } from '@q/optim';
+import { qwen05Config, fastWeights } from './qwen-shape';
+import { writeJson, adapterSlug, isCpuAdapter } from './harness';
+
+const arg = (k: string, d: string) => {
+  const i = process.argv.indexOf(`--${k}`);
+  return i >= 0 ? process.argv[i + 1]! : d;
+};
+
+const dev = await getDevice();
+const cpu = isCpuAdapter(dev);
+const layers = Number(arg('layers', cpu ? '2' : '24'));
+const T = Number(arg('seq', cpu ? '64' : '512'));
+const B = 2;
+const accum = 4;
+const steps = Number(arg('steps', cpu ? '1' : '3'));
+// A CPU adapter's 128 MiB binding limit cannot hold the 151k x 896 embedding.
+const cfg = qwen05Config(layers, Number(arg('vocab', cpu ? '32000' : '151936')));
+const weights = fastWeights(cfg);
+const results: Record<string, unknown>[] = [];
+
+for (const checkpointing of [true, false]) {
+  const t0 = performance.now();
+  const base = await AutoModelForCausalLM.fromConfig(cfg, {
+    weights,
+    quantizationConfig: { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: true, bnb_4bit_compute_dtype: 'float16' },
+  });
+  const loadS = (performance.now() - t0) / 1000;
+  prepareModelForKbitTraining(base, { useGradientCheckpointing: checkpointing });
+  const peft = getPeftModel(base, { r: 64, lora_alpha: 32, lora_dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj'] });
+  const opt = new AdamW(peft.trainableParameters(), { lr: 2e-4 });
+  const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729) % cfg.vocabSize));
+  const step = async () => {
+    const loss = keep(zeros([]));
+    for (let m = 0; m < accum; m++) {
+      peft.seedDropout(m);
+      tidy(() => {
+        const out = peft.forward({ inputIds: ids, labels: ids, lossNormalizer: B * (T - 1) * accum });
+        backward(out.loss!);
+        addInPlace(loss, out.loss!);
+      });
+    }
+    const clip = clipGradNorm(opt.parameters(), 1.0);
+    opt.step({ lr: 2e-4, gradScale: clip.coef });
+    clip.release();
+    opt.zeroGrad();
+    const v = await loss.item();
+    loss.release();
+    return v;
+  };
+  await step(); // warm-up: pipelines compile here
+  dev.pool.resetPeak();
+  const t1 = performance.now();
+  let last = 0;
+  for (let s = 0; s < steps; s++) last = await step();
+  const sec = (performance.now() - t1) / 1000;
+  const r = {
+    config: `nf4 base, LoRA r=64 q/k/v, ${checkpointing ? 'gradient checkpointing' : 'no checkpointing'}`,
+    layers,
+    batch: B,
+    seq: T,
+    accumulation: accum,
+    tokensPerSecond: (steps * B * T * accum) / sec,
+    secondsPerStep: sec / steps,
+    peakGpuGiB: dev.memory().peakBytes / 2 ** 30,
+    loadSeconds: loadS,
+    loss: last,
+  };
+  console.log(JSON.stringify(r));
+  results.push(r);
+  opt.release();
+  peft.release();
+}
+const out = arg('json', `results/sft-step-${adapterSlug(dev)}.json`);
+writeJson(out, { device: dev.info, results });
+dev.dispose();
