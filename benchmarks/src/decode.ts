@@ -36,7 +36,7 @@ await dev.sync();
 const prefillTps = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
 await generate(model, prompt, { maxNewTokens: 4 }); // warm-up
 const t2 = performance.now();
-const out = await generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: -1 });
+const out = await generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null });
 const decodeSec = (performance.now() - t2) / 1000;
 const generated = out[0]!.length - prompt[0]!.length;
 const r = { layers, loadSeconds, prefillTokensPerSecond: prefillTps, newTokens: generated, decodeTokensPerSecond: generated / decodeSec };

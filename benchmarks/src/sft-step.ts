@@ -64,6 +64,12 @@ for (const checkpointing of [true, false]) {
   let last = 0;
   for (let s = 0; s < steps; s++) last = await step();
   const sec = (performance.now() - t1) / 1000;
+  let kernels: { name: string; calls: number; ms: number }[] = [];
+  if (process.argv.includes('--profile') && dev.startProfiling()) {
+    await step();
+    kernels = (await dev.stopProfiling()).slice(0, 14).map((k) => ({ name: k.name, calls: k.calls, ms: Number(k.ms.toFixed(2)) }));
+    console.log(kernels.map((k) => `${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(1).padStart(9)} ms`).join('\n'));
+  }
   const r = {
     config: `nf4 base, LoRA r=64 q/k/v, ${checkpointing ? 'gradient checkpointing' : 'no checkpointing'}`,
     layers,
@@ -75,6 +81,7 @@ for (const checkpointing of [true, false]) {
     peakGpuGiB: dev.memory().peakBytes / 2 ** 30,
     loadSeconds: loadS,
     loss: last,
+    topKernels: kernels,
   };
   console.log(JSON.stringify(r));
   results.push(r);

@@ -17,6 +17,8 @@ export interface BackwardCtx<A> {
   /** Tensors chosen by `save` (default: the inputs), kept alive until backward has run. */
   saved: Tensor[];
   inputShapes: (readonly number[])[];
+  /** Which inputs need a gradient; a rule may skip the others (a frozen weight's, say). */
+  needs: boolean[];
 }
 
 export interface OpDef<A> {
@@ -51,7 +53,8 @@ export function defineOp<A>(def: OpDef<A>): (inputs: Tensor[], attrs: A) => Tens
     if (typeof bw !== 'string') {
       const saved = [...(def.save ? def.save(inputs, out, attrs) : inputs), ...extras];
       const inputShapes = inputs.map((x) => x.shape);
-      record(out, def.name, inputs, saved, (gy, s) => bw(gy, { attrs, saved: s, inputShapes }));
+      const needs = inputs.map((x) => x.requiresGrad);
+      record(out, def.name, inputs, saved, (gy, s) => bw(gy, { attrs, saved: s, inputShapes, needs }));
     }
     // The tape holds its own references to the extras it needs.
     for (const e of extras) e.release();

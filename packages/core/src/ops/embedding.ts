@@ -80,7 +80,7 @@ const embeddingOp = defineOp<void>({
   cpu: embeddingCpu,
   gpu: ([w, ids]) => embeddingGpu(w!, ids!),
   save: ([, ids]) => [ids!],
-  backward: (gy, { saved: [ids], inputShapes: [ws] }) => [embeddingBackward(gy, ids!, ws![0]!, ws![1]!), null],
+  backward: (gy, { saved: [ids], inputShapes: [ws], needs }) => [needs[0] ? embeddingBackward(gy, ids!, ws![0]!, ws![1]!) : null, null],
 });
 
 /**

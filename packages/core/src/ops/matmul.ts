@@ -241,10 +241,12 @@ const matmulOp = defineOp<MatmulAttrs>({
   gpu: ([a, b], attrs) => matmulGpu(a!, b!, attrs),
   // C = A'·B' with A' = op(A), B' = op(B): dA' = dC·B'ᵀ, dB' = A'ᵀ·dC, transposed back when the
   // operand was stored transposed; a shared (batchless) operand sums its gradient over the batch.
-  backward: (gc, { saved: [a, b], attrs: { transA, transB }, inputShapes: [sa, sb] }) => {
-    const da = transA ? matmul(b!, gc, { transA: transB, transB: true }) : matmul(gc, b!, { transB: !transB });
-    const db = transB ? matmul(gc, a!, { transA: true, transB: transA }) : matmul(a!, gc, { transA: !transA });
-    return [reduceBatch(da, sa!), reduceBatch(db, sb!)];
+  // A frozen operand (a base weight under LoRA, a tied lm_head) gets no gradient: skipping it
+  // saves a product as large as the forward.
+  backward: (gc, { saved: [a, b], attrs: { transA, transB }, inputShapes: [sa, sb], needs: [na, nb] }) => {
+    const da = !na ? null : transA ? matmul(b!, gc, { transA: transB, transB: true }) : matmul(gc, b!, { transB: !transB });
+    const db = !nb ? null : transB ? matmul(gc, a!, { transA: true, transB: transA }) : matmul(a!, gc, { transA: !transA });
+    return [da && reduceBatch(da, sa!), db && reduceBatch(db, sb!)];
   },
 });
 

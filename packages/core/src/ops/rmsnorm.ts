@@ -61,7 +61,7 @@ for (var i = lid.x; i < u.D; i += WG) { y[base + i] = ${T}(f32(w[i]) * (f32(x[ba
 }
 
 // gx_j = r·w_j·g_j − x_j·r³/D · Σ_i w_i·g_i·x_i ;  gw_i = Σ_rows g_i·x_i·r
-function rmsBackward(gy: Tensor, x: Tensor, w: Tensor, eps: number): [Tensor, Tensor] {
+function rmsBackward(gy: Tensor, x: Tensor, w: Tensor, eps: number, wantW: boolean): [Tensor, Tensor | null] {
   const D = x.shape[x.rank - 1]!;
   const rows = x.size / D;
   const gx = empty(x.shape, x.dtype, x.dev);
@@ -102,8 +102,11 @@ for (var i = lid.x; i < u.D; i += WG) {
     grid1d(rows, 1),
     [D, rows, eps],
   );
-  const gw = sum(gwRows, [0]);
-  return [gx, w.dtype === 'f32' ? gw : gw];
+  if (!wantW) {
+    gwRows.release();
+    return [gx, null];
+  }
+  return [gx, sum(gwRows, [0])];
 }
 
 function rmsCpu([x, w]: CpuTensor[], { eps }: RmsAttrs): CpuTensor {
@@ -122,7 +125,10 @@ const rmsOp = defineOp<RmsAttrs>({
   name: 'rmsNorm',
   cpu: rmsCpu,
   gpu: ([x, w], { eps }) => rmsGpu(x!, w!, eps),
-  backward: (gy, { saved: [x, w], attrs }) => rmsBackward(gy, x!, w!, attrs.eps),
+  backward: (gy, { saved: [x, w], attrs, needs }) => {
+    const [gx, gw] = rmsBackward(gy, x!, w!, attrs.eps, needs[1]!);
+    return [gx, gw];
+  },
 });
 
 /**
