@@ -1,0 +1,2 @@
+export * from './builtin-defaults';
+export * from './builtin-model';

@@ -1,0 +1,133 @@
+/**
+ * The `qlora` command line, built with commander (which also writes every `--help`). Each
+ * subcommand is a thin wrapper over a function in ../commands, so scripts can call the same code.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { runChat, runGenerate, runInfo, runMerge, runQuantize, runTrainCommand } from '../commands';
+import { MERGE_DTYPES, type MergeSaveDtype } from '../config';
+import type { CliIO } from '../run/io';
+
+const version = (createRequire(import.meta.url)('@q/qlora/package.json') as { version: string }).version;
+
+function int(name: string, min: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+function num(name: string, min: number, max = Infinity) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}]`);
+    return n;
+  };
+}
+
+/** Options shared by `generate` and `chat`. */
+function withGenerationOptions(c: Command, defaultTokens: number): Command {
+  return c
+    .requiredOption('--model <dir>', 'model folder (config.json + safetensors), e.g. a merged model')
+    .option('--adapter <dir>', 'LoRA adapter folder to apply on top (adapter_config.json + adapter_model.safetensors)')
+    .option('--tokenizer <dir>', 'tokenizer folder (default: the model folder, else the adapter folder)')
+    .option('--load-in-4bit', 'quantize the model to NF4 on load, as during QLoRA training')
+    .option('--max-new-tokens <n>', 'tokens to generate at most', int('--max-new-tokens', 1), defaultTokens)
+    .option('--temperature <t>', 'sampling temperature; 0 = greedy (default: the model\'s generation_config.json, else greedy)', num('--temperature', 0))
+    .option('--top-p <p>', 'nucleus sampling: keep the smallest set of tokens with probability >= p', num('--top-p', 0, 1))
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', int('--top-k', 0))
+    .option('--repetition-penalty <x>', 'penalise tokens already in the text (> 1)', num('--repetition-penalty', 0))
+    .option('--seed <n>', 'sampling seed (same seed, same text)', int('--seed', 0))
+    .option('--greedy', 'always pick the most likely token')
+    .option('--system <text>', 'a system message for the chat template');
+}
+
+/**
+ * @example
+ * ```ts
+ * await buildProgram(processIO()).parseAsync(process.argv);
+ * await buildProgram(io).parseAsync(['info'], { from: 'user' });
+ * ```
+ */
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('qlora')
+    .description('QLoRA fine-tuning of Hugging Face causal LMs on WebGPU: train, merge, generate, chat, quantize')
+    .version(version)
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
+
+  program
+    .command('train')
+    .argument('[config]', 'training config (.json, .yaml or .yml); without one, the built-in demo runs')
+    .description('fine-tune with QLoRA: load in 4-bit, add LoRA, SFT, save the adapter (and merge)')
+    .addHelpText(
+      'after',
+      `
+Config sections (camelCase or Hugging Face snake_case keys):
+  model                 model folder path, or { path, tokenizer, seed }; omitted = built-in random-initialised Qwen2 model
+  quantization_config   BitsAndBytesConfig: load_in_4bit, bnb_4bit_quant_type (nf4|fp4), bnb_4bit_use_double_quant, bnb_4bit_compute_dtype
+  lora                  LoraConfig: r, lora_alpha, lora_dropout, target_modules, bias, task_type, ...
+  training              TrainingArguments + SFTConfig: output_dir, per_device_train_batch_size, learning_rate, max_steps, max_length, ...
+  dataset               { path, split, text_field, test_size, seed, max_rows }; omitted = the built-in tiny chat set
+  merge                 true, or { dtype: float16|bfloat16|float32, output_dir }: merge_and_unload after training
+  preview               { questions, max_new_tokens }: answers to held-out questions before and after training
+
+Example:
+  qlora train                      # the built-in demo
+  qlora train examples/train.yaml`,
+    )
+    .action(async (config?: string) => {
+      await runTrainCommand(io, config);
+    });
+
+  program
+    .command('merge')
+    .description('merge a LoRA adapter into its base model and save the result (merge_and_unload)')
+    .requiredOption('--base <dir>', 'base model folder')
+    .requiredOption('--adapter <dir>', 'LoRA adapter folder')
+    .requiredOption('--out <dir>', 'folder for the merged model')
+    .addOption(new Option('--dtype <dtype>', 'precision of the merged weights').choices(MERGE_DTYPES as string[]).default('float16'))
+    .option('--tokenizer <dir>', 'tokenizer folder to copy (default: the base folder)')
+    .option('--load-in-4bit', 'merge into the NF4-quantized base the adapter was trained on (dequantized), instead of the full-precision base')
+    .action(async (o: { base: string; adapter: string; out: string; dtype: MergeSaveDtype; tokenizer?: string; loadIn4bit?: boolean }) => {
+      await runMerge(io, o);
+    });
+
+  withGenerationOptions(program.command('generate'), 128)
+    .description('generate a continuation of a prompt, streamed token by token')
+    .requiredOption('--prompt <text>', 'the prompt')
+    .option('--chat', 'wrap the prompt in the chat template as a user turn (default: raw text)')
+    .action(async (o: Parameters<typeof runGenerate>[1]) => {
+      await runGenerate(io, o);
+    });
+
+  withGenerationOptions(program.command('chat'), 256)
+    .description('interactive multi-turn chat over stdin/stdout with the chat template (/reset, /exit or EOF)')
+    .action(async (o: Parameters<typeof runChat>[1]) => {
+      await runChat(io, o);
+    });
+
+  program
+    .command('quantize')
+    .description('write a pre-quantized bnb-4bit checkpoint of a model folder')
+    .requiredOption('--model <dir>', 'model folder to quantize')
+    .requiredOption('--out <dir>', 'folder for the 4-bit checkpoint')
+    .addOption(new Option('--quant-type <type>', '4-bit data type').choices(['nf4', 'fp4']).default('nf4'))
+    .option('--double-quant', 'quantize the absmax scales too (bnb_4bit_use_double_quant)', false)
+    .option('--blocksize <n>', 'values per absmax block', int('--blocksize', 1))
+    .action(async (o: Parameters<typeof runQuantize>[1]) => {
+      await runQuantize(io, o);
+    });
+
+  program
+    .command('info')
+    .description('show the WebGPU adapter, features, limits and memory, and a LoRA adapter\'s config')
+    .option('--adapter <dir>', 'LoRA adapter folder to describe')
+    .action(async (o: { adapter?: string }) => {
+      await runInfo(io, o);
+    });
+
+  return program;
+}

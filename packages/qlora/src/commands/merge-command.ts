@@ -1,0 +1,44 @@
+/**
+ * `qlora merge`: AutoPeftModelForCausalLM.from_pretrained(adapter) + merge_and_unload +
+ * save_pretrained, as step 6 of the seed. The base is loaded in full precision, as the seed's
+ * merge does; `--load-in-4bit` merges into the dequantized NF4 base the adapter was trained on.
+ */
+import { resolve } from 'node:path';
+import { loadAdapter } from '@q/lora';
+import { QLORA_BNB_CONFIG } from '@q/nf4';
+import type { MergeSaveDtype } from '../config';
+import { say, type CliIO } from '../run/io';
+import { loadModel } from '../run/load-model';
+import { mergePeft, saveMergedModel } from '../run/merge-step';
+
+export interface MergeCommandOptions {
+  base: string;
+  adapter: string;
+  out: string;
+  dtype: MergeSaveDtype;
+  tokenizer?: string;
+  loadIn4bit?: boolean;
+}
+
+export async function runMerge(io: CliIO, o: MergeCommandOptions): Promise<string> {
+  const loaded = await loadModel(io, {
+    path: o.base,
+    tokenizer: o.tokenizer,
+    quantizationConfig: o.loadIn4bit ? { ...QLORA_BNB_CONFIG, bnb4bitComputeDtype: 'float32' } : null,
+  });
+  let owner: { release(): void } = loaded.model;
+  try {
+    const peft = await loadAdapter(loaded.model, resolve(o.adapter));
+    owner = peft;
+    say(io, `adapter: ${o.adapter} (${peft.layers.size} LoRA layers, r=${peft.peftConfig.r}, alpha=${peft.peftConfig.loraAlpha})`);
+    const { model: merged, report } = await mergePeft(peft, o.dtype);
+    owner = merged;
+    say(io, `merged ${report.layers} LoRA layers into ${report.dtype} weights`);
+    const out = resolve(o.out);
+    await saveMergedModel(merged, out, o.dtype, loaded.saveTokenizer);
+    say(io, `merged model (${o.dtype}): ${out}`);
+    return out;
+  } finally {
+    owner.release();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * `qlora train`: the seed tutorial's seven steps from one config.
+ *   1. load and split the dataset      4. TrainingArguments (the `training` section)
+ *   2. load the model in 4-bit         5. SFTTrainer.train() and save the adapter
+ *   3. prepare + LoRA (getPeftModel)   6. merge_and_unload and save   7. generate answers
+ * Answers to held-out questions are printed before and after training.
+ */
+import { join, resolve } from 'node:path';
+import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
+import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
+import { builtinDatasetPath } from '../builtin';
+import type { TrainConfig } from '../config';
+import { note, say, type CliIO } from './io';
+import { loadModel } from './load-model';
+import { answerQuestions, previewQuestions, questionText } from './preview';
+import { mergePeft, saveMergedModel } from './merge-step';
+
+export interface TrainSummary {
+  adapterDir: string;
+  mergedDir: string | null;
+  lossPlot: string;
+  steps: number;
+  /** Mean training loss of the first and the last logging window. */
+  firstLoss: number;
+  lastLoss: number;
+  evalLossBefore: number | null;
+  evalLossAfter: number | null;
+  questions: string[];
+  before: string[];
+  after: string[];
+  seconds: number;
+}
+
+async function loadRows(cfg: TrainConfig, io: CliIO): Promise<{ train: Dataset; test: Dataset | null }> {
+  const files = cfg.dataset.path ?? builtinDatasetPath();
+  if (cfg.dataset.path === null) note(io, `dataset: the built-in tiny chat set (${files})`);
+  let ds = await loadDataset(files, { split: cfg.dataset.split });
+  ds = ds.shuffle({ seed: cfg.dataset.seed });
+  if (cfg.dataset.maxRows !== null) ds = ds.select({ end: Math.min(cfg.dataset.maxRows, ds.length) });
+  if (cfg.dataset.testSize === 0) return { train: ds, test: null };
+  const { train, test } = ds.trainTestSplit({ testSize: cfg.dataset.testSize, seed: cfg.dataset.seed });
+  return { train, test };
+}
+
+function printAnswers(io: CliIO, title: string, qs: string[], answers: string[]): void {
+  say(io, title);
+  qs.forEach((q, i) => say(io, `  Q: ${q}\n  A: ${JSON.stringify(answers[i])}`));
+}
+
+/**
+ * @example
+ * ```ts
+ * const summary = await runTrain(parseTrainConfig(await readConfigFile('train.yaml')), processIO());
+ * ```
+ */
+export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummary> {
+  const t0 = Date.now();
+  const warn = (m: string) => note(io, `note: ${m}`);
+  const out = resolve(cfg.training.outputDir);
+
+  // 1. Data: rows with `messages` get the tokenizer's chat template inside SFTTrainer.
+  const { train, test } = await loadRows(cfg, io);
+  say(io, `dataset: ${train.length} training rows${test ? `, ${test.length} held out` : ''}`);
+
+  // 2. Model in 4-bit (quantization_config) and its tokenizer.
+  const loaded = await loadModel(io, { path: cfg.model.path, tokenizer: cfg.model.tokenizer, quantizationConfig: cfg.quantizationConfig as never, seed: cfg.model.seed });
+  const { tokenizer } = loaded;
+  say(io, `model: ${loaded.name}`);
+
+  const questions = test ? previewQuestions(test, cfg.preview.questions) : [];
+  if (cfg.preview.questions > 0 && questions.length === 0) note(io, 'preview: no held-out chat rows (set dataset.test_size) — skipping the before/after answers');
+  const qText = questions.map(questionText);
+  const before = questions.length ? await answerQuestions(loaded.model, tokenizer, questions, cfg.preview.maxNewTokens) : [];
+  if (questions.length) printAnswers(io, `\nBEFORE training${cfg.builtin ? ' (random-initialised weights)' : ''}:`, qText, before);
+
+  // 3. prepare_model_for_kbit_training + get_peft_model.
+  // Whoever holds the GPU buffers now: the model, then the PeftModel around it, then the merged model.
+  let owner: { release(): void } | null = loaded.model;
+  try {
+    const base = cfg.quantizationConfig?.loadIn4bit
+      ? prepareModelForKbitTraining(loaded.model, { useGradientCheckpointing: cfg.training.gradientCheckpointing })
+      : loaded.model;
+    const peft: PeftModel = getPeftModel(base, cfg.lora, { seed: cfg.training.seed });
+    owner = peft;
+    say(io, '');
+    peft.printTrainableParameters((s) => say(io, s));
+
+    // 4-5. TrainingArguments → SFTTrainer(...).train() → save the adapter.
+    const trainer = new SFTTrainer({
+      model: peft,
+      tokenizer,
+      trainDataset: train,
+      evalDataset: test ?? undefined,
+      args: cfg.training,
+      progress: terminalProgress(io.stderr),
+      warn,
+    });
+    const evalLossBefore = test ? (await trainer.evaluate()).evalLoss : null;
+    const result = await trainer.train();
+    const evalLossAfter = test ? (await trainer.evaluate()).evalLoss : null;
+    await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path });
+    await loaded.saveTokenizer(out);
+    const losses = trainer.state.logHistory.filter((e) => e.loss !== undefined).map((e) => e.loss!);
+    say(io, `\ntrained ${result.globalStep} steps in ${result.metrics.trainRuntime.toFixed(1)} s: training loss ${losses[0]?.toFixed(3)} -> ${losses[losses.length - 1]?.toFixed(3)}`);
+    if (evalLossBefore !== null) say(io, `held-out loss ${evalLossBefore.toFixed(3)} -> ${evalLossAfter!.toFixed(3)}`);
+    say(io, `adapter: ${out} (adapter_config.json, adapter_model.safetensors)`);
+
+    // 6. merge_and_unload → save_pretrained; 7. answers from the merged model.
+    let mergedDir: string | null = null;
+    let after: string[] = [];
+    if (cfg.merge.enabled) {
+      mergedDir = resolve(cfg.merge.outputDir ?? join(out, 'merged'));
+      const { model: merged, report } = await mergePeft(peft, cfg.merge.dtype);
+      owner = merged;
+      note(io, `merged ${report.layers} LoRA layers into ${report.dtype} weights`);
+      try {
+        await saveMergedModel(merged, mergedDir, cfg.merge.dtype, loaded.saveTokenizer);
+        say(io, `merged model (${cfg.merge.dtype}): ${mergedDir}`);
+        if (questions.length) after = await answerQuestions(merged, tokenizer, questions, cfg.preview.maxNewTokens);
+      } finally {
+        owner = null;
+        merged.release();
+      }
+    } else if (questions.length) {
+      peft.eval();
+      after = await answerQuestions(peft.base, tokenizer, questions, cfg.preview.maxNewTokens);
+    }
+    if (questions.length) {
+      printAnswers(io, `\nAFTER training${mergedDir ? ' (merged model)' : ''}:`, qText, after);
+      say(io, '\nreference answers (from the dataset):');
+      questions.forEach((q, i) => say(io, `  ${qText[i]} -> ${JSON.stringify(q.reference)}`));
+    }
+    const lossPlot = join(out, 'loss.svg');
+    say(io, `\nloss plot: ${lossPlot}`);
+    return {
+      adapterDir: out,
+      mergedDir,
+      lossPlot,
+      steps: result.globalStep,
+      firstLoss: losses[0] ?? NaN,
+      lastLoss: losses[losses.length - 1] ?? NaN,
+      evalLossBefore,
+      evalLossAfter,
+      questions: qText,
+      before,
+      after,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    owner?.release();
+  }
+}
