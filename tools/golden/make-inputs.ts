@@ -165,7 +165,11 @@ async function main(): Promise<void> {
       const noSpecial = (s: string) => tok.encode(s, { addSpecialTokens: false });
       const batch = leftPadRows(BATCH_TEXTS.map((s) => tok.encode(s)), T, pad);
       // Labels: the tokens themselves, -100 on padding and on row 0's first two tokens (a prompt).
-      const labels = batch.input_ids.map((r, b) => r.map((id, t) => (batch.attention_mask[b]![t] === 0 || (b === 0 && t < 2) ? -100 : id)));
+      // The first real token after left padding is -100 too: it would be predicted from a pad
+      // position, whose output transformers leaves implementation-defined (and @q masks).
+      const labels = batch.input_ids.map((r, b) =>
+        r.map((id, t) => (batch.attention_mask[b]![t] === 0 || (t > 0 && batch.attention_mask[b]![t - 1] === 0) || (b === 0 && t < 2) ? -100 : id)),
+      );
       const gen = leftPadRows([tok.encode('Once upon a time'), tok.encode('1, 2, 3,')], 6, pad);
       // SFT-style training rows: prompt + completion, right-padded, loss on the completion only.
       const rows = TRAIN_PROMPTS.map(([p, c]) => ({ p: noSpecial(p!), c: noSpecial(c!) }));

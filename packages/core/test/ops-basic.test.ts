@@ -66,3 +66,12 @@ describe('matmul', () => {
     expect(dev.memory().liveBuffers).toBe(before);
   });
 });
+
+describe('matmul split-K', () => {
+  it('a long K over a small output (an lm_head input gradient) splits K and sums', async () => {
+    await checkOp('matmul', (a, b) => matmul(a, b), reference('matmul', { transA: false, transB: false }), [{ shape: [3, 9000] }, { shape: [9000, 5] }], {
+      tol: 1e-4,
+      noGrad: true,
+    });
+  });
+});

@@ -13,7 +13,7 @@ import { launch } from '../wgsl';
 import { numel, WGSL_TYPE, type DType } from '../dtype';
 import { ShapeError } from '../errors';
 import { sameShape } from '../shape';
-import { sumTo } from './reduce';
+import { sum, sumTo } from './reduce';
 
 export interface MatmulAttrs {
   transA: boolean;
@@ -129,9 +129,9 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
   const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n    ');
   const fetch = [
     rep(LA, (l) => `{ let e = lid.x + ${l * WG}u; ${idxA} let gm = m0 + mm; let gk = k0 + kk;
-      ra[${l}] = ${zero}; if (gm < u.M && gk < u.K) { ra[${l}] = ${S}(${readA}); } }`),
+      ra[${l}] = ${zero}; if (gm < u.M && gk < kEnd) { ra[${l}] = ${S}(${readA}); } }`),
     rep(LB, (l) => `{ let e = lid.x + ${l * WG}u; ${idxB} let gn = n0 + nn; let gk = k0 + kk;
-      rb[${l}] = ${zero}; if (gn < u.N && gk < u.K) { rb[${l}] = ${S}(${readB}); } }`),
+      rb[${l}] = ${zero}; if (gn < u.N && gk < kEnd) { rb[${l}] = ${S}(${readB}); } }`),
   ].join('\n    ');
   const store = [
     rep(LA, (l) => `{ let e = lid.x + ${l * WG}u; ${idxA} As[kk * ${PA}u + mm / 4u][mm % 4u] = ra[${l}]; }`),
@@ -162,6 +162,8 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
       ['K', 'u32'],
       ['strideA', 'u32'],
       ['strideB', 'u32'],
+      ['split', 'u32'],
+      ['kPer', 'u32'],
     ],
     header: `var<workgroup> As: array<vec4<${S}>, ${BK * PA}>;\nvar<workgroup> Bs: array<vec4<${S}>, ${BK * PB}>;`,
     // Global loads of the next K step go to registers (ra, rb) while this step computes from shared memory.
@@ -169,16 +171,19 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
   let tx = lid.x % 16u; let ty = lid.x / 16u;
   let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BN}u;
   let offA = wid.z * u.strideA; let offB = wid.z * u.strideB;
+  // Split-K: workgroup layer z sums k in [z·kPer, (z+1)·kPer) into its own output slice.
+  let kStart = u.split * wid.z * u.kPer;
+  let kEnd = select(u.K, min(u.K, kStart + u.kPer), u.split == 1u);
   ${accDecl}
   var ra: array<${S}, ${LA}>;
   var rb: array<${S}, ${LB}>;
-  var k0 = 0u;
+  var k0 = kStart;
   ${fetch}
-  while (k0 < u.K) {
+  while (k0 < kEnd) {
     ${store}
     workgroupBarrier();
     k0 += ${BK}u;
-    if (k0 < u.K) { ${fetch} }
+    if (k0 < kEnd) { ${fetch} }
     for (var k = 0u; k < ${BK}u; k++) {
       ${fma.join('\n      ')}
     }
@@ -204,12 +209,27 @@ function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   const key = `${a.dtype}${attrs.transA}${attrs.transB}${t.BM}x${t.BN}x${t.BK}${t.f16Fma}`;
   let k = kernels.get(key);
   if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t)));
+  const tiles = Math.ceil(d.N / t.BN) * Math.ceil(d.M / t.BM);
+  // A long K over few output tiles (an lm_head's input gradient: K = vocabulary) would leave most
+  // of the GPU idle: split K over workgroup layers and sum the partial products.
+  const splits = nb === 1 && d.K >= 8192 && tiles < 128 ? Math.min(64, Math.ceil(256 / tiles), Math.ceil(d.K / 1024)) : 1;
+  if (splits > 1) {
+    const kPer = Math.ceil(d.K / splits / t.BK) * t.BK;
+    const parts = empty([splits, d.M, d.N], a.dtype, a.dev);
+    launch(k, [a, b, parts], [Math.ceil(d.N / t.BN), Math.ceil(d.M / t.BM), Math.ceil(d.K / kPer)], [d.M, d.N, d.K, 0, 0, 1, kPer]);
+    c.release();
+    const out = sum(parts, [0]).reshape([...d.batch, d.M, d.N]);
+    parts.release();
+    return out;
+  }
   launch(k, [a, b, c], [Math.ceil(d.N / t.BN), Math.ceil(d.M / t.BM), nb], [
     d.M,
     d.N,
     d.K,
     d.batchA === 1 ? 0 : d.M * d.K,
     d.batchB === 1 ? 0 : d.K * d.N,
+    0,
+    0,
   ]);
   return c;
 }

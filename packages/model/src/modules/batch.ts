@@ -69,7 +69,9 @@ export function prepareBatch(o: BatchInput & { cache?: object }, vocab: number, 
     labels = new Int32Array(B * T).fill(-100);
     o.labels.forEach((r, b) => {
       if (r.length !== T) throw new ShapeError(`forward: labels row ${b} has ${r.length} entries, expected ${T}`);
-      for (let t = 0; t + 1 < T; t++) labels![b * T + t] = r[t + 1]!;
+      // A prediction made at a padding position is meaningless (its query attends to nothing):
+      // it takes no loss, even where the caller labelled the token after it.
+      for (let t = 0; t + 1 < T; t++) labels![b * T + t] = newMask[b]![t] ? r[t + 1]! : -100;
     });
   }
   return { B, T, ids, positions, mask, maskLen, labels };

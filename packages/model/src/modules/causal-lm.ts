@@ -110,7 +110,8 @@ export class CausalLM {
       }
       if (batch.labels && !o.lastOnly) {
         const valid = batch.labels.reduce((a, l) => a + (l === -100 ? 0 : 1), 0);
-        const maxBytes = Math.min(64 * 2 ** 20, this.dev.gpu.limits.maxStorageBufferBindingSize);
+        // Bigger chunks keep the lm_head products wide; half the binding limit leaves headroom.
+        const maxBytes = Math.min(256 * 2 ** 20, this.dev.gpu.limits.maxStorageBufferBindingSize / 2);
         out.loss = chunkedLmHeadLoss(h.reshape([batch.B * batch.T, -1]), head, batch.labels, o.lossNormalizer ?? Math.max(valid, 1), maxBytes);
       }
       return out as unknown as Record<string, Tensor>;
