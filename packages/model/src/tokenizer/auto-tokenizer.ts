@@ -3,6 +3,7 @@ import { ConfigError, FormatError, ValueError } from '@q/core';
 import { padBatch, type BatchEncoding, type BatchOptions } from './pad-batch';
 import { alignOffsets } from './offsets';
 import { readTokenizerSettings, type TokenizerSettings } from './special-tokens';
+import { withClassPipeline } from './tokenizer-class';
 import { vocabStyle, vocabTokenBytes, type VocabStyle } from './token-bytes';
 
 /** Options of {@link AutoTokenizer.encode}. */
@@ -87,7 +88,8 @@ export class AutoTokenizer {
     const settings = readTokenizerSettings(tokenizerConfigJson);
     let tokenizer: Tokenizer;
     try {
-      tokenizer = new Tokenizer(tokenizerJson, tokenizerConfigJson);
+      // As transformers 5 loads it: the class may rebuild the normalizer/pre-tokenizer (Llama).
+      tokenizer = new Tokenizer(withClassPipeline(tokenizerJson, tokenizerConfigJson), tokenizerConfigJson);
     } catch (e) {
       throw new FormatError(source, `cannot build the tokenizer: ${(e as Error).message}`);
     }
@@ -127,8 +129,9 @@ export class AutoTokenizer {
   }
 
   /**
-   * Token ids with the character span [start, end) of `text` each one covers. Tokens the
-   * post-processor adds (a leading `<s>`) get [0, 0]. Throws ValueError when the tokenizer's
+   * Token ids with the character span [start, end) of `text` each one covers: transformers'
+   * `offset_mapping`, in UTF-16 indices (`text.slice(start, end)`) where Python counts code points.
+   * Tokens the post-processor adds (a leading `<s>`) get [0, 0]. Throws ValueError when the tokenizer's
    * normalizer changes the text so that tokens no longer map onto it (non-NFC input to Qwen).
    *
    * @example

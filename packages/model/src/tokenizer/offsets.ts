@@ -9,9 +9,12 @@ export interface TokenPiece {
 
 /**
  * Character offsets [start, end) in `text` (UTF-16 indices, as `text.slice` takes) of each token,
- * found by walking the text's UTF-8 bytes alongside the tokens' bytes. A token that splits a
- * character (one emoji in several byte tokens) spans that whole character. A space the tokenizer
- * inserted itself (SentencePiece's leading `▁`) takes no characters.
+ * found by walking the text's UTF-8 bytes alongside the tokens' bytes. The spans follow the Rust
+ * tokenizer's (transformers' `offset_mapping`), only counted in UTF-16 units where Python counts
+ * code points: a token that holds part of a character (one emoji in several byte tokens) spans that
+ * whole character, so its neighbours overlap it. A space the tokenizer inserted itself
+ * (SentencePiece's leading `▁`) adds nothing to a token's span, and a `▁` token of its own spans
+ * the character it was inserted before, as Rust aligns an inserted character with the next one.
  *
  * @example
  * ```ts
@@ -34,6 +37,11 @@ export function alignOffsets(text: string, tokens: TokenPiece[]): Array<[number,
     } else if (t.bytes[0] === 0x20 && matchesAt(bytes, t.bytes.subarray(1), p)) {
       start = p;
       len -= 1;
+      if (len === 0 && p < bytes.length) {
+        // A lone inserted ▁: the span of the next character; the next token starts there too.
+        out.push([floor[p], ceil[p + 1]]);
+        continue;
+      }
     } else {
       const near = new TextDecoder().decode(bytes.subarray(p, p + 12));
       throw new ValueError(

