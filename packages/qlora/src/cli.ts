@@ -11,7 +11,7 @@ import { disposeDevice } from './run/dispose';
 
 async function main(): Promise<number> {
   const io = processIO();
-  const program = buildProgram(io).exitOverride();
+  const program = buildProgram(io);
   try {
     await program.parseAsync(process.argv);
     return 0;

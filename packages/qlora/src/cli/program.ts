@@ -56,6 +56,9 @@ export function buildProgram(io: CliIO): Command {
     .version(version)
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true)
+    // Throw CommanderError instead of exiting (src/cli.ts turns it into the exit code); set before
+    // the subcommands are added, which copy these settings.
+    .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
 
   program
