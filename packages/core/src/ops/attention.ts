@@ -1,7 +1,12 @@
 /**
  * Scaled dot-product attention with grouped-query heads, causal masking, padding masks and a KV
- * cache. P = softmax(scale·Q·Kᵀ + mask), O = P·V. Backward recomputes P instead of storing the
- * [B, H, T, S] probabilities, so activation memory stays linear in sequence length.
+ * cache. P = softmax(scale·Q·Kᵀ + mask), O = P·V.
+ *
+ * Two paths compute it. Training and prefill (every cache slot valid, kvLen = Smax) compose ops —
+ * permute, the tiled matmul, maskedSoftmax — so forward and autograd's backward run on the tiled
+ * matmul; P [B, Hq, T, S] is kept for backward (one layer's at a time under checkpointing).
+ * Decoding against a partly filled cache (kvLen < Smax) uses the fused kernels below, whose
+ * backward recomputes P instead of storing it.
  */
 // q: [B, T, Hq, D], k/v: [B, Smax, Hkv, D] (first kvLen positions valid), mask: [B, Smax] i32 (1 = attend)
 // out: [B, T, Hq, D]; query t sits at absolute position kvLen − T + t
@@ -10,7 +15,11 @@ import { Tensor, empty } from '../tensor';
 import { launch, grid1d, LINEAR_INDEX } from '../wgsl';
 import { WGSL_TYPE } from '../dtype';
 import { ShapeError } from '../errors';
+import { tidy } from '../scope';
 import { ROW_MAX_SUM } from './softmax';
+import { matmul } from './matmul';
+import { permute } from './permute';
+import { maskedSoftmax } from './masked-softmax';
 
 export interface AttentionAttrs {
   scale: number;
@@ -146,7 +155,8 @@ function attentionBackward(dO: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tenso
   const { B, T, Hq, Hkv, D } = g;
   const group = Hq / Hkv;
   const p = probabilities(q, k, mask, g, a);
-  // dS = P ∘ (dO·Vᵀ − rowsum(dO∘O)), computed in place over P.
+  // dS = P ∘ (dO·Vᵀ − rowsum(dO∘O)), next to P: dV needs P as well.
+  const ds = empty(p.shape, 'f32', p.dev);
   launch(
     {
       name: 'attn_ds',
@@ -154,19 +164,20 @@ function attentionBackward(dO: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tenso
         { name: 'dO', dtype: dO.dtype },
         { name: 'v', dtype: v.dtype },
         { name: 'o', dtype: o.dtype },
-        { name: 'p', dtype: 'f32', access: 'read_write' },
+        { name: 'p', dtype: 'f32' },
+        { name: 'ds', dtype: 'f32', access: 'read_write' },
       ],
       uniforms: UNIFORMS,
       body: `let i = ${LINEAR_INDEX}; if (i >= ${B * Hq}u * u.T * u.S) { return; }
-let pv = p[i]; if (pv == 0.0) { return; }
+let pv = p[i]; if (pv == 0.0) { ds[i] = 0.0; return; }
 let s = i % u.S; let t = (i / u.S) % u.T; let h = (i / (u.S * u.T)) % ${Hq}u; let b = i / (u.S * u.T * ${Hq}u);
 let qo = ((b * u.T + t) * ${Hq}u + h) * ${D}u;
 let vo = ((b * u.Smax + s) * ${Hkv}u + h / ${group}u) * ${D}u;
 var dp = 0.0; var dd = 0.0;
 for (var d = 0u; d < ${D}u; d++) { let g = f32(dO[qo + d]); dp += g * f32(v[vo + d]); dd += g * f32(o[qo + d]); }
-p[i] = pv * (dp - dd);`,
+ds[i] = pv * (dp - dd);`,
     },
-    [dO, v, o, p],
+    [dO, v, o, p, ds],
     grid1d(p.size),
     uvals(g, a),
   );
@@ -187,14 +198,13 @@ var acc = 0.0;
 for (var s = 0u; s < u.S; s++) { acc += ds[po + s] * f32(k[((b * u.Smax + s) * ${Hkv}u + h / ${group}u) * ${D}u + d]); }
 dq[i] = ${WGSL_TYPE[q.dtype]}(acc * u.scale);`,
     },
-    [p, k, dq],
+    [ds, k, dq],
     grid1d(dq.size),
     uvals(g, a),
   );
   // dK = scale·dSᵀ·Q and dV = Pᵀ·dO, summed over the query heads that share a KV head.
   const dk = empty(k.shape, k.dtype, k.dev);
   const dv = empty(v.shape, v.dtype, v.dev);
-  const pAgain = probabilities(q, k, mask, g, a);
   launch(
     {
       name: 'attn_dkv',
@@ -224,12 +234,12 @@ if (s < u.S) {
 dk[i] = ${WGSL_TYPE[k.dtype]}(ak * u.scale);
 dv[i] = ${WGSL_TYPE[v.dtype]}(av);`,
     },
-    [p, pAgain, q, dO, dk, dv],
+    [ds, p, q, dO, dk, dv],
     grid1d(dk.size),
     uvals(g, a),
   );
   p.release();
-  pAgain.release();
+  ds.release();
   return [dq, dk, dv];
 }
 
@@ -283,6 +293,50 @@ const attentionOp = defineOp<AttentionAttrs>({
 });
 
 /**
+ * Attention as matmuls. The G = Hq/Hkv query heads of a KV head are adjacent (h = hk·G + j), so
+ * [B, Hq, T, D] is [B·Hkv, G·T, D]: each KV head multiplies its whole group in one batch entry.
+ * That needs no copy of K/V per query head (torch's repeat_kv), and the matmul backward sums dK/dV
+ * over the group by itself.
+ */
+// q: [B, T, Hq, D], k/v: [B, S, Hkv, D] (all S valid), mask: [B, S] i32; out: [B, T, Hq, D]
+function attentionComposed(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined, a: AttentionAttrs): Tensor {
+  const g = geometry(q.shape, k.shape, v.shape, mask?.shape, a.kvLen);
+  const { B, T, Hq, Hkv, D, S } = g;
+  const G = Hq / Hkv;
+  // Intermediates go as soon as they are used; the tape keeps what backward needs.
+  return tidy(() => {
+    const qh = permute(q, [0, 2, 1, 3]).reshape([B * Hkv, G * T, D]);
+    const kh = permute(k, [0, 2, 1, 3]).reshape([B * Hkv, S, D]);
+    const vh = permute(v, [0, 2, 1, 3]).reshape([B * Hkv, S, D]);
+    const scores = matmul(qh, kh, { transB: true }).reshape([B, Hq, T, S]);
+    const p = maskedSoftmax(scores, mask, a).reshape([B * Hkv, G * T, S]);
+    const o = matmul(p, vh).reshape([B, Hq, T, D]);
+    return permute(o, [0, 2, 1, 3]);
+  });
+}
+
+/**
+ * Attention through the fused kernels, whatever the cache fill: what {@link attention} runs when
+ * decoding against a partly filled cache, and the reference the composed path is tested against.
+ */
+export function attentionFused(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: { mask?: Tensor; causal?: boolean; scale?: number; kvLen?: number } = {},
+): Tensor {
+  return attentionOp(o.mask ? [q, k, v, o.mask] : [q, k, v], attentionAttrs(q, k, o));
+}
+
+function attentionAttrs(q: Tensor, k: Tensor, o: { causal?: boolean; scale?: number; kvLen?: number }): AttentionAttrs {
+  return {
+    scale: o.scale ?? 1 / Math.sqrt(q.shape[3]!),
+    causal: o.causal ?? true,
+    kvLen: o.kvLen ?? k.shape[1]!,
+  };
+}
+
+/**
  * Causal (or full) attention over grouped-query heads.
  *
  * @example
@@ -297,10 +351,7 @@ export function attention(
   v: Tensor,
   o: { mask?: Tensor; causal?: boolean; scale?: number; kvLen?: number } = {},
 ): Tensor {
-  const attrs: AttentionAttrs = {
-    scale: o.scale ?? 1 / Math.sqrt(q.shape[3]!),
-    causal: o.causal ?? true,
-    kvLen: o.kvLen ?? k.shape[1]!,
-  };
+  const attrs = attentionAttrs(q, k, o);
+  if (attrs.kvLen === k.shape[1]) return attentionComposed(q, k, v, o.mask, attrs);
   return attentionOp(o.mask ? [q, k, v, o.mask] : [q, k, v], attrs);
 }

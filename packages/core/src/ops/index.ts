@@ -7,6 +7,8 @@ export * from './rmsnorm';
 export * from './rope';
 export * from './swiglu';
 export * from './softmax';
+export * from './masked-softmax';
+export * from './permute';
 export * from './attention';
 export * from './cross-entropy';
 export * from './dropout';
