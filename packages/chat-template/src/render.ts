@@ -1,4 +1,5 @@
-import { Environment, Interpreter, Template } from '@huggingface/jinja';
+import { Environment, Template } from '@huggingface/jinja';
+import { PythonStringsInterpreter } from './python-strip';
 import { FormatError, QError, ValueError } from '@q/core';
 import { strftime } from './strftime';
 import type { ChatMessage, SpecialTokens } from './types';
@@ -61,7 +62,7 @@ export function renderTemplate(source: string, ctx: RenderContext): string {
   const env = new Environment();
   for (const [k, v] of Object.entries(vars)) env.set(k, v);
   try {
-    return new Interpreter(env).run(template.parsed).value as string;
+    return new PythonStringsInterpreter(env).run(template.parsed).value as string;
   } catch (e) {
     if (e instanceof QError) throw e;
     throw new ValueError(`the chat template failed to render: ${(e as Error).message}`);
