@@ -5,6 +5,7 @@
  *   3. prepare + LoRA (getPeftModel)   6. merge_and_unload and save   7. generate answers
  * Answers to held-out questions are printed before and after training.
  */
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
 import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
@@ -95,6 +96,10 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
       progress: terminalProgress(io.stderr),
       warn,
     });
+    if (!cfg.training.resumeFromCheckpoint) {
+      // The trainer appends to its log; a fresh run in a reused output_dir starts a fresh log.
+      await rm(join(out, 'trainer_log.jsonl'), { force: true });
+    }
     const evalLossBefore = test ? (await trainer.evaluate()).evalLoss : null;
     const result = await trainer.train();
     const evalLossAfter = test ? (await trainer.evaluate()).evalLoss : null;
