@@ -39,7 +39,15 @@ const t2 = performance.now();
 const out = await generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null });
 const decodeSec = (performance.now() - t2) / 1000;
 const generated = out[0]!.length - prompt[0]!.length;
-const r = { layers, loadSeconds, prefillTokensPerSecond: prefillTps, newTokens: generated, decodeTokensPerSecond: generated / decodeSec };
+let gpuMsPerToken: number | null = null;
+let topKernels: { name: string; calls: number; ms: number }[] = [];
+if (dev.startProfiling()) {
+  await generate(model, prompt, { maxNewTokens: 16, eosTokenId: null });
+  const k = await dev.stopProfiling();
+  gpuMsPerToken = k.reduce((a, x) => a + x.ms, 0) / 16;
+  topKernels = k.slice(0, 8).map((x) => ({ name: x.name, calls: x.calls, ms: Number(x.ms.toFixed(2)) }));
+}
+const r = { layers, loadSeconds, prefillTokensPerSecond: prefillTps, newTokens: generated, decodeTokensPerSecond: generated / decodeSec, gpuMsPerToken, topKernels };
 console.log(JSON.stringify(r));
 writeJson(arg('json', `results/decode-${adapterSlug(dev)}.json`), { device: dev.info, result: r });
 model.release();

@@ -75,3 +75,14 @@ describe('matmul split-K', () => {
     });
   });
 });
+
+describe('matmul skinny (decoding)', () => {
+  for (const M of [1, 3, 8]) {
+    it(`[${M}, 200] x [77, 200]ᵀ takes the GEMV path`, async () => {
+      await checkOp('matmul', (a, b) => matmul(a, b, { transB: true }), reference('matmul', { transA: false, transB: true }), [
+        { shape: [M, 200] },
+        { shape: [77, 200] },
+      ]);
+    });
+  }
+});

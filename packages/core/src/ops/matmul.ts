@@ -14,6 +14,7 @@ import { numel, WGSL_TYPE, type DType } from '../dtype';
 import { ShapeError } from '../errors';
 import { sameShape } from '../shape';
 import { sum, sumTo } from './reduce';
+import { gemvTransB, GEMV_MAX_ROWS } from './gemv';
 
 export interface MatmulAttrs {
   transA: boolean;
@@ -209,6 +210,10 @@ function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   const key = `${a.dtype}${attrs.transA}${attrs.transB}${t.BM}x${t.BN}x${t.BK}${t.f16Fma}`;
   let k = kernels.get(key);
   if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t)));
+  if (nb === 1 && !attrs.transA && attrs.transB && d.M <= GEMV_MAX_ROWS && d.K >= 64) {
+    c.release();
+    return gemvTransB(a, b, d.M, d.N, d.K).reshape([...d.batch, d.M, d.N]);
+  }
   const tiles = Math.ceil(d.N / t.BN) * Math.ceil(d.M / t.BM);
   // A long K over few output tiles (an lm_head's input gradient: K = vocabulary) would leave most
   // of the GPU idle: split K over workgroup layers and sum the partial products.
