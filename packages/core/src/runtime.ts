@@ -48,6 +48,7 @@ export class QDevice {
   readonly pool: BufferPool;
   private pipelines = new Map<string, GPUComputePipeline>();
   private layouts = new Map<string, GPUBindGroupLayout>();
+  private layoutKeys = new Map<GPUBindGroupLayout, string>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
@@ -81,9 +82,11 @@ export class QDevice {
         visibility: 4, // GPUShaderStage.COMPUTE
         buffer: { type: b.access === 'read_write' ? 'storage' : 'read-only-storage' },
       }));
-      if (uniform) entries.push({ binding: bindings.length, visibility: 4, buffer: { type: 'uniform' } });
+      // A dynamic offset lets one bind group serve every slot of the uniform arena.
+      if (uniform) entries.push({ binding: bindings.length, visibility: 4, buffer: { type: 'uniform', hasDynamicOffset: true } });
       l = this.gpu.createBindGroupLayout({ entries });
       this.layouts.set(key, l);
+      this.layoutKeys.set(l, key);
     }
     return l;
   }
@@ -103,6 +106,32 @@ export class QDevice {
     return p;
   }
 
+  // Bind groups are cached by the buffers they bind: the pool hands the same buffers back step
+  // after step, so decoding and training loops mostly reuse them instead of creating hundreds a step.
+  private groups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private bindGroup(layout: GPUBindGroupLayout, bindings: Binding[], uniformSize: number): GPUBindGroup {
+    let key = `${this.layoutKeys.get(layout)}|${uniformSize}`;
+    for (const b of bindings) {
+      let id = this.bufferIds.get(b.buffer);
+      if (id === undefined) this.bufferIds.set(b.buffer, (id = this.nextBufferId++));
+      key += `|${id}:${b.offset ?? 0}:${b.size ?? -1}`;
+    }
+    let g = this.groups.get(key);
+    if (!g) {
+      const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({
+        binding: i,
+        resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size },
+      }));
+      if (uniformSize) entries.push({ binding: bindings.length, resource: { buffer: this.arena, offset: 0, size: uniformSize } });
+      g = this.gpu.createBindGroup({ layout, entries });
+      if (this.groups.size >= 16384) this.groups.clear();
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
   /** Records one dispatch into the current batch. */
   dispatch(args: DispatchArgs): void {
     if (this.destroyed) throw new DeviceError('device was disposed');
@@ -114,20 +143,17 @@ export class QDevice {
     if (this.arenaUsed + uniformBytes > ARENA_BYTES || this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
     const layout = this.layout(args.bindings, !!args.uniforms);
     const pipeline = this.pipeline(args.wgsl, args.name, layout);
-    const entries: GPUBindGroupEntry[] = args.bindings.map((b, i) => ({
-      binding: i,
-      resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size },
-    }));
+    let offset = 0;
     if (args.uniforms) {
-      const offset = this.arenaUsed;
+      offset = this.arenaUsed;
       this.arenaData.set(new Uint8Array(args.uniforms), offset);
       this.arenaUsed += uniformBytes;
-      entries.push({ binding: args.bindings.length, resource: { buffer: this.arena, offset, size: args.uniforms.byteLength } });
     }
-    const bindGroup = this.gpu.createBindGroup({ layout, entries });
+    const bindGroup = this.bindGroup(layout, args.bindings, args.uniforms?.byteLength ?? 0);
     const pass = this.computePass(args.name);
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (args.uniforms) pass.setBindGroup(0, bindGroup, [offset]);
+    else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiling) this.endPass();
     this.dispatches++;

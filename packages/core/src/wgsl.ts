@@ -13,6 +13,8 @@ export interface BindingDecl {
   access?: Access;
   /** Declare as array<atomic<u32>> (float atomics are emulated with compare-exchange). */
   atomic?: boolean;
+  /** Declare as array<vec4<T>> for 16-byte loads (the element count must be a multiple of 4). */
+  vec4?: boolean;
 }
 export interface KernelDecl {
   name: string;
@@ -33,7 +35,7 @@ export function kernelSource(k: KernelDecl): string {
   const lines: string[] = [];
   if (f16) lines.push('enable f16;');
   k.bindings.forEach((b, i) => {
-    const elem = b.atomic ? `atomic<${WGSL_TYPE[b.dtype]}>` : WGSL_TYPE[b.dtype];
+    const elem = b.atomic ? `atomic<${WGSL_TYPE[b.dtype]}>` : b.vec4 ? `vec4<${WGSL_TYPE[b.dtype]}>` : WGSL_TYPE[b.dtype];
     lines.push(`@group(0) @binding(${i}) var<storage, ${b.access ?? 'read'}> ${b.name}: array<${elem}>;`);
   });
   if (k.uniforms?.length) {

@@ -13,14 +13,19 @@ export const GEMV_MAX_ROWS = 8;
 
 const kernels = new Map<string, Parameters<typeof launch>[0]>();
 
-function source(dtype: DType, M: number): Parameters<typeof launch>[0] {
+function source(dtype: DType, M: number, vec: boolean): Parameters<typeof launch>[0] {
   const T = WGSL_TYPE[dtype];
   const rows = Array.from({ length: M }, (_, m) => m);
+  // With K a multiple of 4 each lane loads 16 bytes at a time; a warp then reads 512 contiguous bytes.
+  const W = vec ? 'vec4<f32>' : 'f32';
+  const load = (x: string) => (vec ? `vec4<f32>(${x})` : `f32(${x})`);
+  const dotp = (a: string, b: string) => (vec ? `dot(${a}, ${b})` : `${a} * ${b}`);
+  const KK = vec ? '(u.K / 4u)' : 'u.K';
   return {
-    name: `gemv${M}_${dtype}`,
+    name: `gemv${M}${vec ? 'v4' : ''}_${dtype}`,
     bindings: [
-      { name: 'a', dtype },
-      { name: 'b', dtype },
+      { name: 'a', dtype, vec4: vec },
+      { name: 'b', dtype, vec4: vec },
       { name: 'c', dtype, access: 'read_write' },
     ],
     uniforms: [
@@ -31,12 +36,13 @@ function source(dtype: DType, M: number): Parameters<typeof launch>[0] {
     body: `
   let lane = lid.x % 32u; let col = lid.x / 32u;
   let n = (wid.x + wid.y * nwg.x) * 8u + col;
+  let kk = ${KK};
   ${rows.map((m) => `var s${m} = 0.0;`).join(' ')}
   if (n < u.N) {
-    let ob = n * u.K;
-    for (var k = lane; k < u.K; k += 32u) {
-      let w = f32(b[ob + k]);
-      ${rows.map((m) => `s${m} += f32(a[${m}u * u.K + k]) * w;`).join('\n      ')}
+    let ob = n * kk;
+    for (var k = lane; k < kk; k += 32u) {
+      let w: ${W} = ${load('b[ob + k]')};
+      ${rows.map((m) => `s${m} += ${dotp(load(`a[${m}u * kk + k]`), 'w')};`).join('\n      ')}
     }
   }
   ${rows.map((m) => `part[${m}u * 256u + lid.x] = s${m};`).join('\n  ')}
@@ -55,9 +61,10 @@ function source(dtype: DType, M: number): Parameters<typeof launch>[0] {
 
 export function gemvTransB(a: Tensor, b: Tensor, M: number, N: number, K: number): Tensor {
   const c = empty([M, N], a.dtype, a.dev);
-  const key = `${a.dtype}${M}`;
+  const vec = K % 4 === 0;
+  const key = `${a.dtype}${M}${vec}`;
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = source(a.dtype, M)));
+  if (!k) kernels.set(key, (k = source(a.dtype, M, vec)));
   launch(k, [a, b, c], grid1d(Math.ceil(N / 8), 1), [N, K]);
   return c;
 }
