@@ -8,23 +8,14 @@ import { launch, grid1d } from '../wgsl';
 import { WGSL_TYPE } from '../dtype';
 import { ShapeError } from '../errors';
 import { sum } from './reduce';
+import { ROW_MAX_SUM } from './softmax';
 
 interface RmsAttrs {
   eps: number;
 }
 
-const ROW_REDUCE = `var<workgroup> part: array<f32, 256>;
-fn reduce_sum(v: f32, l: u32) -> f32 {
-  part[l] = v;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
-    if (l < s) { part[l] += part[l + s]; }
-    workgroupBarrier();
-  }
-  let r = part[0];
-  workgroupBarrier();
-  return r;
-}`;
+// Row reductions shared with softmax: one workgroup per row, tree sum in shared memory.
+const ROW_REDUCE = ROW_MAX_SUM;
 
 function rmsGpu(x: Tensor, w: Tensor, eps: number): Tensor {
   const D = x.shape[x.rank - 1]!;
