@@ -70,6 +70,11 @@ export class SFTTrainer {
     if (o.datasetTextField !== undefined) raw.datasetTextField = o.datasetTextField;
     if (o.packing !== undefined) raw.packing = o.packing;
     this.args = validateSftConfig(raw, { warn: this.warn });
+    if (raw.fp16 === true || raw.bf16 === true) {
+      // NOTE: mixed precision is not implemented yet: activations and LoRA weights stay f32 (the
+      // 4-bit base is dequantized inside the kernels), so the flag changes nothing but is accepted.
+      this.warn(`${raw.fp16 === true ? 'fp16' : 'bf16'}=true is accepted, but @q trains in f32 for now (the base stays 4-bit)`);
+    }
     this.tokenizer = o.tokenizer;
     const base = o.model;
     if (o.peftConfig) {
