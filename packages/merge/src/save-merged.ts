@@ -4,6 +4,7 @@
  * the tokenizer files of the base model.
  */
 import { pathExists, savePretrained, type CausalLM } from '@q/model';
+import { nodeModules } from '@q/model';
 import type { MergeDtype } from './merge-lora';
 
 export interface SaveMergedOptions {
@@ -18,8 +19,7 @@ const COPIED = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.j
 export async function saveMerged(model: CausalLM, dir: string, o: SaveMergedOptions = {}): Promise<string[]> {
   const files = await savePretrained(model, dir, { dtype: o.dtype ?? 'float32', maxShardSize: o.maxShardSize });
   if (o.tokenizerDir) {
-    const fs = await import(/* @vite-ignore */ 'node:fs/promises' as string);
-    const path = await import(/* @vite-ignore */ 'node:path' as string);
+    const { fs, path } = await nodeModules();
     for (const f of COPIED) {
       const src = path.join(o.tokenizerDir, f);
       if (await pathExists(src)) {

@@ -6,6 +6,7 @@
  */
 import { keep, readSafetensors, serializeSafetensors, tensor, FormatError, ShapeError, type SafetensorsEntry } from '@q/core';
 import { atomicWriteFile, fileSource, pathExists, readJsonFile, type CausalLM } from '@q/model';
+import { nodeModules } from '@q/model';
 import { loraConfigFromJson, loraConfigToJsonString, validateLoraConfig } from '../config';
 import { getPeftModel, PeftModel, PEFT_PREFIX } from './peft-model';
 
@@ -42,8 +43,7 @@ export async function adapterStateDict(peft: PeftModel): Promise<Record<string, 
  * ```
  */
 export async function saveAdapter(peft: PeftModel, dir: string, o: { baseModelNameOrPath?: string | null } = {}): Promise<void> {
-  const fs = await import(/* @vite-ignore */ 'node:fs/promises' as string);
-  const path = await import(/* @vite-ignore */ 'node:path' as string);
+  const { fs, path } = await nodeModules();
   await fs.mkdir(dir, { recursive: true });
   const weights = await adapterStateDict(peft);
   await atomicWriteFile(path.join(dir, ADAPTER_WEIGHTS), serializeSafetensors(weights, { format: 'pt' }));
@@ -65,7 +65,7 @@ export interface LoadAdapterOptions {
  * ```
  */
 export async function loadAdapter(model: CausalLM, dir: string, o: LoadAdapterOptions = {}): Promise<PeftModel> {
-  const path = await import(/* @vite-ignore */ 'node:path' as string);
+  const { path } = await nodeModules();
   const cfgFile = path.join(dir, ADAPTER_CONFIG);
   const wFile = path.join(dir, ADAPTER_WEIGHTS);
   if (!(await pathExists(cfgFile))) throw new FormatError(cfgFile, 'missing: not a PEFT adapter folder');

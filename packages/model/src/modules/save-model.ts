@@ -1,3 +1,4 @@
+import { nodeModules } from '../files';
 /**
  * Writes a Hugging Face model folder: config.json (no quantization_config), model.safetensors or
  * shards with model.safetensors.index.json past maxShardSize, in f32, f16 or bf16. Every file is
@@ -26,8 +27,7 @@ const ST_DTYPE = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' } as const;
 const BYTES = { float32: 4, float16: 2, bfloat16: 2 } as const;
 
 export async function saveModelFolder(dir: string, cfg: ModelConfig, entries: SaveEntry[], o: SaveModelOptions = {}): Promise<string[]> {
-  const fs = await import(/* @vite-ignore */ 'node:fs/promises' as string);
-  const path = await import(/* @vite-ignore */ 'node:path' as string);
+  const { fs, path } = await nodeModules();
   await fs.mkdir(dir, { recursive: true });
   const dtype = o.dtype ?? 'float32';
   const sized = entries.map(([n, s]) => [n, s.reduce((a, b) => a * b, 1) * BYTES[dtype]] as [string, number]);
@@ -84,8 +84,7 @@ export async function savePretrained(model: CausalLM, dir: string, o: SaveModelO
  * ```
  */
 export async function saveQuantizedPretrained(model: CausalLM, dir: string, quantizationConfig: Record<string, unknown>): Promise<void> {
-  const fs = await import(/* @vite-ignore */ 'node:fs/promises' as string);
-  const path = await import(/* @vite-ignore */ 'node:path' as string);
+  const { fs, path } = await nodeModules();
   const { QuantLinear } = await import('./quant-linear');
   const { toQuantizationConfigJson, validateBitsAndBytesConfig } = await import('@q/nf4');
   await fs.mkdir(dir, { recursive: true });

@@ -1,3 +1,4 @@
+import { nodeModules } from '@q/model';
 /**
  * `loadDataset`: rows from local .json, .jsonl or .parquet files in Node, grouped into splits
  * like `datasets.load_dataset`. Browsers use `Dataset.fromRows` or `parseRows` instead.
@@ -31,7 +32,7 @@ export async function loadDataset(
   files: DataFiles,
   options: { split?: string } = {},
 ): Promise<Dataset | Record<string, Dataset>> {
-  const fs = await import('node:fs/promises');
+  const { fs } = await nodeModules();
   const splits = await resolveSplits(files, fs);
   if (options.split !== undefined && !(options.split in splits)) {
     throw new ConfigError('split', `one of ${Object.keys(splits).map((s) => JSON.stringify(s)).join(', ')}`, options.split, 'loadDataset');

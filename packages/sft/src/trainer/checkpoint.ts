@@ -5,6 +5,7 @@
  */
 import { readSafetensors, serializeSafetensors, FormatError, type SafetensorsEntry, type Tensor } from '@q/core';
 import { atomicWriteFile, fileSource, pathExists, readJsonFile, savePretrained, type CausalLM } from '@q/model';
+import { nodeModules } from '@q/model';
 import { saveAdapter, PeftModel } from '@q/lora';
 import type { AdamW, AdamWStateDict } from '@q/optim';
 import type { LogEntry } from './loss-plot';
@@ -19,10 +20,8 @@ export interface TrainerState {
   numTrainEpochs: number;
 }
 
-const node = async () => ({
-  fs: await import(/* @vite-ignore */ 'node:fs/promises' as string),
-  path: await import(/* @vite-ignore */ 'node:path' as string),
-});
+// Node built-ins through @q/model's loader, so a browser bundle of this package still builds.
+const node = nodeModules;
 
 export async function saveCheckpoint(
   outputDir: string,

@@ -4,6 +4,7 @@
  */
 import { backward, keep, noGrad, tidy, addInPlace, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
 import type { AutoTokenizer, CausalLM } from '@q/model';
+import { nodeModules } from '@q/model';
 import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';
 import { validateSftConfig, adamWFromArgs, scheduleFromArgs, type SFTConfig } from '../args';
@@ -42,10 +43,8 @@ export interface TrainOutput {
   metrics: { trainRuntime: number; trainTokensPerSecond: number; peakGpuBytes: number };
 }
 
-const node = async () => ({
-  fs: await import(/* @vite-ignore */ 'node:fs/promises' as string),
-  path: await import(/* @vite-ignore */ 'node:path' as string),
-});
+// Node built-ins through @q/model's loader, so a browser bundle of this package still builds.
+const node = nodeModules;
 
 function rowsOf(d: Rows): Record<string, unknown>[] {
   return Array.isArray(d) ? d : [...d];
