@@ -35,9 +35,11 @@ for (let i = 0; i < reps; i++) keep(model.logits({ inputIds: long })).release();
 await dev.sync();
 const prefillTps = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
 await generate(model, prompt, { maxNewTokens: 4 }); // warm-up
+const g0 = { ...dev.groupStats };
 const t2 = performance.now();
 const out = await generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null });
 const decodeSec = (performance.now() - t2) / 1000;
+console.log(`bind groups during decode: ${dev.groupStats.hits - g0.hits} hits, ${dev.groupStats.misses - g0.misses} misses`);
 const generated = out[0]!.length - prompt[0]!.length;
 let gpuMsPerToken: number | null = null;
 let topKernels: { name: string; calls: number; ms: number }[] = [];

@@ -109,6 +109,8 @@ export class QDevice {
   // Bind groups are cached by the buffers they bind: the pool hands the same buffers back step
   // after step, so decoding and training loops mostly reuse them instead of creating hundreds a step.
   private groups = new Map<string, GPUBindGroup>();
+  /** Bind-group cache hits and misses (dispatch overhead diagnostics). */
+  readonly groupStats = { hits: 0, misses: 0 };
   private bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 1;
   private bindGroup(layout: GPUBindGroupLayout, bindings: Binding[], uniformSize: number): GPUBindGroup {
@@ -119,7 +121,9 @@ export class QDevice {
       key += `|${id}:${b.offset ?? 0}:${b.size ?? -1}`;
     }
     let g = this.groups.get(key);
-    if (!g) {
+    if (g) this.groupStats.hits++;
+    else {
+      this.groupStats.misses++;
       const entries: GPUBindGroupEntry[] = bindings.map((b, i) => ({
         binding: i,
         resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size },

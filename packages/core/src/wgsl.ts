@@ -79,7 +79,10 @@ export function launch(k: KernelDecl, tensors: Tensor[], workgroups: [number, nu
     wgsl: src,
     bindings: tensors.map((t, i) => ({
       buffer: t.buffer,
-      size: Math.max(4, Math.ceil(t.bytes / 4) * 4),
+      // The whole pooled buffer is bound (kernels bound-check with their own sizes and never use
+      // arrayLength), so a bind group depends only on which buffers a dispatch uses and can be
+      // reused from step to step while sizes change (a growing KV length, say).
+      size: Math.min(t.buffer.size, dev.gpu.limits.maxStorageBufferBindingSize - (dev.gpu.limits.maxStorageBufferBindingSize % 4)),
       access: k.bindings[i]?.access ?? 'read',
     })),
     uniforms: k.uniforms?.length ? packUniforms(k.uniforms, uniforms) : undefined,
