@@ -7,7 +7,7 @@ import { roundToFloat16 } from '../origin-dtype';
 import type { QuantizeOptions } from '../quantize-options';
 import { Nf4Weight } from './nf4-weight';
 import { dequantizeOnGpu } from './dequantize-gpu';
-import { nf4Linear } from './nf4-linear';
+import { nf4Linear, nf4LinearBackward, nf4LinearSettings } from './nf4-linear';
 import { normalData } from './test-data';
 
 let dev: QDevice;
@@ -81,6 +81,32 @@ describe('nf4Linear (fused) against dequantize-then-matmul', () => {
       w.release();
     });
   }
+
+  // Both tiles over several workgroups with ragged edges, forward and backward, word-aligned rows
+  // (K % 8 == 4: units in both halves of a word) and not, against the dense matmul on the GPU.
+  for (const tile of [64, 128] as const)
+    for (const [M, N, K] of [[150, 140, 100], [131, 70, 37]] as const)
+      it(`tile ${tile}: x [${M}, ${K}], W [${N}, ${K}], forward and dx`, async () => {
+        const { w } = weight(N, K, { blocksize: 64 }, 5);
+        const dense = dequantizeOnGpu(w);
+        const x = tensor(normalData(M * K, 13), [M, K]);
+        const gy = tensor(normalData(M * N, 14), [M, N]);
+        nf4LinearSettings.tile = tile;
+        try {
+          const [y, yd, gx, gxd] = await Promise.all([
+            nf4Linear(x, w).read(),
+            matmul(x, dense, { transB: true }).read(),
+            nf4LinearBackward(gy, w).read(),
+            matmul(gy, dense).read(),
+          ]);
+          expect(Math.max(...y.map((v, i) => Math.abs(v - yd[i]!)))).toBeLessThan(1e-4);
+          expect(Math.max(...gx.map((v, i) => Math.abs(v - gxd[i]!)))).toBeLessThan(1e-4);
+        } finally {
+          nf4LinearSettings.tile = 'auto';
+        }
+        for (const t of [x, gy, dense]) t.release();
+        w.release();
+      });
 
   it('double-quantized weight, gradient through backward() (absmax decoded again)', async () => {
     const { q, w } = weight(40, 192, { doubleQuant: true });

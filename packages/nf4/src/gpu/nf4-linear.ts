@@ -1,126 +1,35 @@
 /**
- * y = x·Wᵀ with W a 4-bit weight read directly: each 64x16 tile of W is decoded into shared
+ * y = x·Wᵀ with W a 4-bit weight read directly: each 16-deep K step of W is decoded into shared
  * memory (code -> value via a 16-entry table, times the block's absmax) and multiplied as in
- * core's tiled matmul (64x64 outputs per workgroup, 4x4 per thread, f32 accumulation). No dense W
- * is ever materialised. Backward: dX = dY·W with the same decoding; W is frozen (no gradient).
+ * core's tiled matmul (64x64 or 128x128 outputs per workgroup, register prefetch of the next step,
+ * f32 accumulation); the kernel is in ./nf4-linear-kernel. No dense W is ever materialised.
+ * Backward: dX = dY·W with the same decoding; W is frozen (no gradient).
  */
 // x: [..., K] (f32 or f16), w: Nf4Weight [N, K] -> y: [..., N]
 // backward: gy [..., N] -> gx [..., K]
 import { defineOp, ShapeError, launch, empty, type CpuTensor, type Tensor } from '@q/core';
-import type { OriginDtype } from '../origin-dtype';
 import { dequantizeNF4 } from '../dequantize';
-import { EXACT_FLOAT_WGSL } from './exact-float.wgsl';
+import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
 
-const TILE = 64;
-const TK = 16;
+/** Which tile the fused kernels use: 'auto' picks by output size and adapter; tests force one. */
+export const nf4LinearSettings: { tile: 'auto' | TileSize } = { tile: 'auto' };
 
-type Kernel = Parameters<typeof launch>[0];
-type Mode = 'fwd' | 'bwd';
 const kernels = new Map<string, Kernel>();
 
-/**
- * The W tile loader. fwd: Bs[r][c] = W[n0 + c, k0 + r] (reduce over K); bwd: Bs[r][c] =
- * W[k0 + r, n0 + c] (reduce over N). Each thread decodes 4 elements consecutive along a row of W;
- * when K % 4 == 0 they share one u32 word and one absmax.
- */
-function loadW(mode: Mode, aligned: boolean): string {
-  const pos =
-    mode === 'fwd'
-      ? `let c = lid.x / 4u; let r = (lid.x % 4u) * 4u; let row = n0 + c; let col = k0 + r;
-     let ok = row < u.C && col < u.R;`
-      : `let r = lid.x / 16u; let c = (lid.x % 16u) * 4u; let row = k0 + r; let col = n0 + c;
-     let ok = row < u.R && col < u.C;`;
-  const dst = (j: string) => (mode === 'fwd' ? `Bs[(r + ${j}) * ${TILE}u + c]` : `Bs[r * ${TILE}u + c + ${j}]`);
-  const inRow = mode === 'fwd' ? `col + j < u.R` : `col + j < u.C`;
-  if (aligned) {
-    // K % 4 == 0 and col % 4 == 0: the 4 values are all in range or all out, in one half-word.
-    return `{ ${pos}
-     var v = vec4<f32>(0.0);
-     if (ok) {
-       let flat = row * u.K + col;
-       let word = codes[flat >> 3u] >> (((flat >> 1u) & 3u) * 8u);
-       let a = absmax[flat >> u.log2bs];
-       v = vec4<f32>(wv(lut[(word >> 4u) & 15u], a), wv(lut[word & 15u], a), wv(lut[(word >> 12u) & 15u], a), wv(lut[(word >> 8u) & 15u], a));
-     }
-     for (var j = 0u; j < 4u; j++) { ${dst('j')} = v[j]; } }`;
-  }
-  return `{ ${pos}
-     for (var j = 0u; j < 4u; j++) {
-       var v = 0.0;
-       if (${mode === 'fwd' ? 'row < u.C' : 'row < u.R'} && ${inRow}) {
-         let flat = row * u.K + col + j;
-         let nib = (codes[flat >> 3u] >> (((flat >> 1u) & 3u) * 8u + select(4u, 0u, (flat & 1u) == 1u))) & 15u;
-         v = wv(lut[nib], absmax[flat >> u.log2bs]);
-       }
-       ${dst('j')} = v;
-     } }`;
-}
-
-/** Round a decoded weight to its origin dtype, as dequantizeNF4 does. */
-function originRound(dtype: OriginDtype): string {
-  if (dtype === 'float32') return 'fn wv(q: f32, a: f32) -> f32 { return q * a; }';
-  const fn = dtype === 'bfloat16' ? 'fx_round_bf16' : 'fx_round_f16';
-  return `fn wv(q: f32, a: f32) -> f32 { return bitcast<f32>(${fn}(bitcast<u32>(q * a))); }`;
-}
-
-function kernel(mode: Mode, dtype: 'f32' | 'f16', origin: OriginDtype, aligned: boolean): Kernel {
-  const key = `${mode}/${dtype}/${origin}/${aligned}`;
-  let k = kernels.get(key);
-  if (k) return k;
-  k = {
-    name: `nf4_linear_${mode}_${dtype}`,
-    bindings: [
-      { name: 'a', dtype },
-      { name: 'codes', dtype: 'u32' },
-      { name: 'absmax', dtype: 'f32' },
-      { name: 'qmap', dtype: 'f32' },
-      { name: 'y', dtype, access: 'read_write' },
-    ],
-    // M rows of a; R: reduction length; C: output columns; K: row length of W; log2 blocksize.
-    uniforms: [['M', 'u32'], ['R', 'u32'], ['C', 'u32'], ['K', 'u32'], ['log2bs', 'u32']],
-    header: `${origin === 'float32' ? '' : EXACT_FLOAT_WGSL}
-${originRound(origin)}
-var<workgroup> As: array<f32, ${TILE * TK}>;
-var<workgroup> Bs: array<f32, ${TILE * TK}>;
-var<workgroup> lut: array<f32, 16>;`,
-    body: `
-  if (lid.x < 16u) { lut[lid.x] = qmap[lid.x]; }
-  workgroupBarrier();
-  let tx = lid.x % 16u; let ty = lid.x / 16u;
-  let m0 = wid.y * ${TILE}u; let n0 = wid.x * ${TILE}u;
-  var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < u.R; k0 += ${TK}u) {
-    for (var l = 0u; l < 4u; l++) {
-      let e = lid.x + l * 256u;
-      let mm = e / ${TK}u; let kk = e % ${TK}u; let gm = m0 + mm; let gk = k0 + kk;
-      var v = 0.0;
-      if (gm < u.M && gk < u.R) { v = f32(a[gm * u.R + gk]); }
-      As[kk * ${TILE}u + mm] = v;
-    }
-    ${loadW(mode, aligned)}
-    workgroupBarrier();
-    for (var k = 0u; k < ${TK}u; k++) {
-      let av = vec4<f32>(As[k * ${TILE}u + ty * 4u], As[k * ${TILE}u + ty * 4u + 1u], As[k * ${TILE}u + ty * 4u + 2u], As[k * ${TILE}u + ty * 4u + 3u]);
-      let bv = vec4<f32>(Bs[k * ${TILE}u + tx * 4u], Bs[k * ${TILE}u + tx * 4u + 1u], Bs[k * ${TILE}u + tx * 4u + 2u], Bs[k * ${TILE}u + tx * 4u + 3u]);
-      for (var i = 0u; i < 4u; i++) {
-        acc[i * 4u] += av[i] * bv.x; acc[i * 4u + 1u] += av[i] * bv.y;
-        acc[i * 4u + 2u] += av[i] * bv.z; acc[i * 4u + 3u] += av[i] * bv.w;
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let gm = m0 + ty * 4u + i;
-    if (gm >= u.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + tx * 4u + j;
-      if (gn < u.C) { y[gm * u.C + gn] = ${dtype}(acc[i * 4u + j]); }
-    }
-  }`,
-  };
-  kernels.set(key, k);
-  return k;
+/** As core's matmul picks its tile, for an [M, C] output. */
+function pickTile(M: number, C: number, dev: Tensor['dev']): TileSize {
+  const { vendor, architecture, description } = dev.info;
+  const cpu = /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${description}`);
+  let t: TileSize;
+  if (nf4LinearSettings.tile !== 'auto') t = nf4LinearSettings.tile;
+  // CPU adapters: a few cores share all workgroups, so bigger tiles only add reuse.
+  else if (cpu) t = Math.min(M, C) >= 64 ? 128 : 64;
+  // GPUs: 128x128 tiles do 4x the work per workgroup, worth it once there are enough of them to
+  // fill a large GPU (~130 SMs).
+  else t = Math.ceil(M / 128) * Math.ceil(C / 128) >= 192 ? 128 : 64;
+  if (sharedBytes(t) > dev.info.limits.maxComputeWorkgroupStorageSize) t = 64;
+  return t;
 }
 
 /** Runs the fused kernel: fwd a [M, K] -> [M, N]; bwd a [M, N] -> [M, K]. */
@@ -131,13 +40,12 @@ function fused(mode: Mode, a: Tensor, w: Nf4Weight, absmax: Tensor): Tensor {
   if (a.dtype !== 'f32' && a.dtype !== 'f16') throw new ShapeError(`nf4Linear: activations must be f32 or f16, got ${a.dtype}`);
   const y = empty([M, C], a.dtype, a.dev);
   if (M === 0 || C === 0) return y;
-  launch(kernel(mode, a.dtype, w.dtype, K % 4 === 0), [a, w.codes, absmax, w.qmap, y], [Math.ceil(C / TILE), Math.ceil(M / TILE)], [
-    M,
-    R,
-    C,
-    K,
-    Math.log2(w.blocksize),
-  ]);
+  const B = pickTile(M, C, a.dev);
+  const aligned = K % 4 === 0;
+  const key = `${mode}/${a.dtype}/${w.dtype}/${aligned}/${B}`;
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = nf4LinearKernel(mode, a.dtype, w.dtype, aligned, B)));
+  launch(k, [a, w.codes, absmax, w.qmap, y], [Math.ceil(C / B), Math.ceil(M / B)], [M, R, C, K, Math.log2(w.blocksize)]);
   return y;
 }
 
