@@ -58,7 +58,9 @@ for (const checkpointing of [true, false]) {
     loss.release();
     return v;
   };
+  const liveAfterLoad = dev.memory().liveBytes;
   await step(); // warm-up: pipelines compile here
+  const liveAtRest = dev.memory().liveBytes;
   dev.pool.resetPeak();
   const t1 = performance.now();
   let last = 0;
@@ -79,6 +81,9 @@ for (const checkpointing of [true, false]) {
     tokensPerSecond: (steps * B * T * accum) / sec,
     secondsPerStep: sec / steps,
     peakGpuGiB: dev.memory().peakBytes / 2 ** 30,
+    // What is resident between steps (weights, adapters, optimizer state) vs the peak of a step.
+    liveAfterLoadGiB: liveAfterLoad / 2 ** 30,
+    liveAtRestGiB: liveAtRest / 2 ** 30,
     loadSeconds: loadS,
     loss: last,
     topKernels: kernels,

@@ -185,7 +185,9 @@ function copyOf(g: Tensor): Tensor {
  */
 export function checkpoint(fn: (...xs: Tensor[]) => Tensor, ...inputs: Tensor[]): Tensor {
   if (!gradEnabled) return fn(...inputs);
-  const out = noGrad(() => fn(...inputs));
+  // The segment's intermediates are freed as soon as it returns: holding them until the caller's
+  // scope ends would keep every layer's activations alive and defeat the point.
+  const out = noGrad(() => tidy(() => fn(...inputs)));
   const node: TapeNode = {
     op: 'checkpoint',
     inputs,
