@@ -137,7 +137,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
       if (!node) {
         // A trainable leaf: accumulate across backward calls.
         if (t.grad) accumulate(t.grad, g);
-        else t.grad = keep(t.dtype === g.dtype ? copyOf(g) : g);
+        else t.grad = keep(g);
         if (t.grad !== g && (g !== seed || ownedSeed)) g.release();
         grads.delete(t);
         continue;
@@ -165,12 +165,6 @@ export function backward(root: Tensor, seed?: Tensor): void {
     }
     for (const g of grads.values()) g.release();
   });
-}
-
-// The first gradient of a leaf is adopted as its .grad buffer; a copy is only needed when the
-// same tensor may still be referenced as another node's gradient, which we avoid above.
-function copyOf(g: Tensor): Tensor {
-  return g;
 }
 
 /**

@@ -3,7 +3,7 @@ import { Tensor, empty } from './tensor';
 import { device, type QDevice } from './runtime';
 import { numel, type DType } from './dtype';
 import { ShapeError, ValueError } from './errors';
-import { floatToHalf } from './half';
+import { f32ToF16 } from './io/dtype-codecs';
 import { fillInPlace } from './ops/elementwise';
 import { Rng } from './random';
 
@@ -37,7 +37,7 @@ export function tensor(data: ArrayLike<number> | ArrayBufferView, shape: number[
   if (len !== n) throw new ShapeError(`tensor: ${len} values do not fill shape [${shape}] (${n} elements)`);
   let host: ArrayBufferView;
   if (dtype === 'f32') host = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
-  else if (dtype === 'f16') host = data instanceof Uint16Array ? data : floatToHalf(data as ArrayLike<number>);
+  else if (dtype === 'f16') host = data instanceof Uint16Array ? data : f32ToF16(data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
   else if (dtype === 'i32') host = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>);
   else host = data instanceof Uint32Array ? data : Uint32Array.from(data as ArrayLike<number>);
   const t = empty(shape, dtype, o.dev ?? device());

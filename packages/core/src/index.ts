@@ -9,7 +9,6 @@ export * from './scope';
 export * from './autograd';
 export * from './op';
 export * from './shape';
-export * from './half';
 export * from './random';
 export * from './wgsl';
 export * from './ops';

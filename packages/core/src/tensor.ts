@@ -8,7 +8,7 @@ import { device, type QDevice } from './runtime';
 import { ShapeError } from './errors';
 import { track } from './scope';
 import type { TapeNode } from './autograd';
-import { halfToFloat } from './half';
+import { f16ToF32 } from './io/dtype-codecs';
 
 export class Storage {
   refs = 1;
@@ -89,7 +89,7 @@ export class Tensor {
       case 'f32':
         return new Float32Array(bytes);
       case 'f16':
-        return halfToFloat(new Uint16Array(bytes));
+        return f16ToF32(new Uint16Array(bytes));
       case 'i32':
         return new Int32Array(bytes);
       case 'u32':

@@ -152,7 +152,7 @@ o[i] = ${WGSL_TYPE[q.dtype]}(acc);`,
 
 function attentionBackward(dO: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, mask: Tensor | undefined, a: AttentionAttrs): Tensor[] {
   const g = geometry(q.shape, k.shape, v.shape, mask?.shape, a.kvLen);
-  const { B, T, Hq, Hkv, D } = g;
+  const { B, Hq, Hkv, D } = g;
   const group = Hq / Hkv;
   const p = probabilities(q, k, mask, g, a);
   // dS = P ∘ (dO·Vᵀ − rowsum(dO∘O)), next to P: dV needs P as well.

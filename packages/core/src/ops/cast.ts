@@ -3,7 +3,7 @@ import { defineOp, type CpuTensor } from '../op';
 import { Tensor, empty } from '../tensor';
 import { launch, grid1d, LINEAR_INDEX } from '../wgsl';
 import { WGSL_TYPE, type DType } from '../dtype';
-import { floatToHalfBits, halfBitsToFloat } from '../half';
+import { f16BitsToF32, f32Bits, f32BitsToF16Bits } from '../io/dtype-codecs';
 
 interface CastAttrs {
   to: DType;
@@ -14,7 +14,7 @@ const castOp = defineOp<CastAttrs>({
   // The reference rounds through the target precision, as the GPU does.
   cpu: ([x]: CpuTensor[], { to }) => ({
     shape: x!.shape,
-    data: x!.data.map((v) => (to === 'f16' ? halfBitsToFloat(floatToHalfBits(v)) : to === 'f32' ? Math.fround(v) : Math.trunc(v))),
+    data: x!.data.map((v) => (to === 'f16' ? f16BitsToF32(f32BitsToF16Bits(f32Bits(v))) : to === 'f32' ? Math.fround(v) : Math.trunc(v))),
   }),
   gpu: ([x], { to }) => {
     const y = empty(x!.shape, to, x!.dev);

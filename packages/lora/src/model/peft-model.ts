@@ -3,7 +3,7 @@
  * rest, and saves/loads adapters in PEFT's file format (adapter_config.json +
  * adapter_model.safetensors with peft's key names).
  */
-import { keep, noGrad, ConfigError, type Tensor } from '@q/core';
+import { ConfigError, type Tensor } from '@q/core';
 import type { CausalLM, ForwardOptions, ForwardOutput, LinearLike } from '@q/model';
 import { matchesTargetModule, moduleLoraParams, validateLoraConfig, defaultTargetModules, type LoraConfig } from '../config';
 import { LoraLinear } from '../layers/lora-linear';
@@ -177,10 +177,3 @@ export function getPeftModel(model: CausalLM, config: Partial<LoraConfig> | Reco
   }
   return peft;
 }
-
-/** Runs fn without gradients and with adapters as they are (evaluation helper). */
-export function evaluate<T>(fn: () => T): T {
-  return noGrad(fn);
-}
-
-export { keep };

@@ -2,7 +2,7 @@
  * transformers' AutoModelForCausalLM for @q: `fromPretrained(dir, { quantizationConfig })` and
  * `fromConfig(config, { seed })`, plus `savePretrained` for full models.
  */
-import { getDevice, FormatError, type QDevice, type SafetensorsEntry } from '@q/core';
+import { getDevice, type QDevice, type SafetensorsEntry } from '@q/core';
 import { loadModelConfig, modelConfigToJson, type ModelConfig } from '../config';
 import { openCheckpoint } from '../files';
 import { buildCausalLM, memorySource, type LinearFactory, type TensorSource } from './load';

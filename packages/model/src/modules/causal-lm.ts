@@ -4,7 +4,7 @@
  */
 // input ids: [B, T] -> logits: [B, T, V]
 import {
-  checkpoint, crossEntropy, embedding, keep, matmul, rmsNorm, tensor, tidy, noGrad, RotaryTables,
+  checkpoint, embedding, matmul, rmsNorm, tensor, tidy, noGrad, RotaryTables,
   ShapeError, type QDevice, type Tensor,
 } from '@q/core';
 import type { ModelConfig } from '../config';
@@ -176,4 +176,3 @@ export class CausalLM {
   }
 }
 
-export { keep };

@@ -3,7 +3,7 @@
  * quantization of the decoder's linear layers on load (as bitsandbytes does: embeddings, norms and
  * lm_head stay in full precision), or a pre-quantized '-bnb-4bit' checkpoint as it is.
  */
-import { device, getDevice, keep, tensor, FormatError, ShapeError, type QDevice, type Tensor } from '@q/core';
+import { getDevice, keep, tensor, FormatError, ShapeError, type QDevice, type Tensor } from '@q/core';
 import type { ModelConfig } from '../config';
 import { DecoderLayer, ATTN_PROJ, MLP_PROJ, projPath, type ProjName } from './decoder-layer';
 import { Linear, type LinearLike } from './linear';
@@ -107,4 +107,3 @@ export function memorySource(name: string, tensors: Record<string, { shape: numb
   };
 }
 
-export { device };

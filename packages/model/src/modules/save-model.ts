@@ -89,11 +89,9 @@ export async function saveQuantizedPretrained(model: CausalLM, dir: string, quan
   const { toQuantizationConfigJson, validateBitsAndBytesConfig } = await import('@q/nf4');
   await fs.mkdir(dir, { recursive: true });
   const entries: Record<string, LazySafetensorsEntry> = {};
-  const quantPaths = new Set<string>();
   for (const slot of model.linearSlots()) {
     const l = slot.get();
     if (l instanceof QuantLinear) {
-      quantPaths.add(slot.name);
       for (const [n, t] of Object.entries(await l.bnbTensors(slot.name))) entries[n] = t;
       if (l.bias) {
         const b = l.bias;
@@ -110,5 +108,4 @@ export async function saveQuantizedPretrained(model: CausalLM, dir: string, quan
   const json = JSON.parse(configJsonText(model.config, 'float32')) as Record<string, unknown>;
   json.quantization_config = { ...qc, quant_method: 'bitsandbytes' };
   await atomicWriteFile(path.join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
-  void quantPaths;
 }

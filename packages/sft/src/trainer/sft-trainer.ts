@@ -136,7 +136,7 @@ export class SFTTrainer {
     return idx;
   }
 
-  private microBatch(epoch: number, k: number, order: number[]): Example[] {
+  private microBatch(k: number, order: number[]): Example[] {
     const b = this.args.perDeviceTrainBatchSize;
     return order.slice(k * b, k * b + b).map((i) => this.trainSet[i]!);
   }
@@ -189,7 +189,7 @@ export class SFTTrainer {
         // Gather the micro-batches of one optimizer step (fewer at the end of an epoch).
         const micro: Example[][] = [];
         while (micro.length < args.gradientAccumulationSteps && this.state.batchInEpoch < nb) {
-          micro.push(this.microBatch(epoch, this.state.batchInEpoch++, order));
+          micro.push(this.microBatch(this.state.batchInEpoch++, order));
         }
         const batches = micro.map((m) => collate(m, this.padId, args.padToMultipleOf));
         const numItems = batches.reduce((a, b) => a + b.numItems, 0);
