@@ -22,8 +22,16 @@ export interface MergeOptions {
 }
 
 export interface MergeReport {
+  /** LoRA layers folded into their base weights. */
   layers: number;
   dtype: MergeDtype;
+  /**
+   * Which base the adapters were merged into: 'full-precision' (a dense base, as the seed's step 6
+   * reloads it) or 'dequantized-4bit' (the NF4 weights the adapter was trained on, dequantized).
+   */
+  base: 'full-precision' | 'dequantized-4bit';
+  /** 4-bit projections without an adapter that were dequantized to `dtype` so the model is whole. */
+  dequantizedLayers: number;
   /** With requantize: the largest |W_merged − dequant(quant(W_merged))| over all layers, and its mean. */
   requantizeError?: { maxAbs: number; meanAbs: number };
 }
@@ -64,11 +72,16 @@ async function roundTo(w: Tensor, dtype: MergeDtype): Promise<Float32Array> {
  */
 export async function foldDeltas(model: CausalLM, deltas: Map<string, LoraDelta[]>, o: MergeOptions = {}): Promise<MergeReport> {
   const dtype = o.dtype ?? 'float32';
-  const slots = model.linearSlots().filter((s) => deltas.has(s.name));
+  const all = model.linearSlots();
+  const fromQuantized = all.some((s) => s.get() instanceof QuantLinear);
+  // Unless the result is re-quantized, a 4-bit projection that no adapter touches is dequantized
+  // too: a merged model is dense throughout, and a writer refuses one with 4-bit layers left.
+  const slots = all.filter((s) => deltas.has(s.name) || (!o.requantize && s.get() instanceof QuantLinear));
+  const dequantizedLayers = slots.filter((s) => !deltas.has(s.name)).length;
   const merged = new Map<string, Float32Array>();
   // Compute everything first, so a non-finite weight leaves the model untouched (safe merge).
   for (const slot of slots) {
-    const w = keep(foldedWeight(slot.get(), deltas.get(slot.name)!));
+    const w = keep(foldedWeight(slot.get(), deltas.get(slot.name) ?? []));
     const data = await roundTo(w, dtype);
     w.release();
     if (o.safeMerge ?? true) {
@@ -111,7 +124,7 @@ export async function foldDeltas(model: CausalLM, deltas: Map<string, LoraDelta[
     slot.set(next);
   }
   for (const [, t] of model.namedParameters()) t.requiresGrad = false;
-  const report: MergeReport = { layers: slots.length, dtype };
+  const report: MergeReport = { layers: slots.length - dequantizedLayers, dtype, base: fromQuantized ? 'dequantized-4bit' : 'full-precision', dequantizedLayers };
   if (o.requantize) report.requantizeError = { maxAbs, meanAbs: count ? sumAbs / count : 0 };
   return report;
 }

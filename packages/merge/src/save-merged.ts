@@ -3,7 +3,8 @@
  * quantization_config, model.safetensors (sharded past maxShardSize), generation_config.json and
  * the tokenizer files of the base model.
  */
-import { pathExists, savePretrained, type CausalLM } from '@q/model';
+import { ValueError } from '@q/core';
+import { pathExists, QuantLinear, savePretrained, type CausalLM } from '@q/model';
 import { nodeModules } from '@q/model';
 import type { MergeDtype } from './merge-lora';
 
@@ -16,7 +17,20 @@ export interface SaveMergedOptions {
 
 const COPIED = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'tokenizer.model', 'chat_template.jinja', 'generation_config.json'];
 
+/**
+ * Writes every tensor of the architecture; a model that still holds 4-bit projections (merged with
+ * `requantize`) is refused with a pointer to saveQuantizedPretrained, which writes them as they are.
+ *
+ * @example
+ * ```ts
+ * await saveMerged((await mergeAndUnload(peft, { dtype: 'float16' })).model, 'out/merged', { dtype: 'float16', tokenizerDir: baseDir });
+ * ```
+ */
 export async function saveMerged(model: CausalLM, dir: string, o: SaveMergedOptions = {}): Promise<string[]> {
+  const quantized = model.linearSlots().filter((s) => s.get() instanceof QuantLinear);
+  if (quantized.length) {
+    throw new ValueError(`saveMerged(${dir}): ${quantized.length} projections are still 4-bit (${quantized[0]!.name}, ...); a re-quantized merge is written with saveQuantizedPretrained`);
+  }
   const files = await savePretrained(model, dir, { dtype: o.dtype ?? 'float32', maxShardSize: o.maxShardSize });
   if (o.tokenizerDir) {
     const { fs, path } = await nodeModules();

@@ -8,5 +8,6 @@ export * from './modules/load';
 export * from './modules/random-weights';
 export * from './modules/auto-model';
 export * from './modules/save-model';
+export { checkTensorSet, type TensorSetOptions } from './modules/check-tensor-set';
 export * from './generate';
 export * from './modules/quant-linear';

@@ -86,7 +86,7 @@ describe('qlora CLI end to end', () => {
     expect(g.out().startsWith('Hi')).toBe(true);
     // The built-in base is not on disk, so the merged model stands in for a base folder here.
     const m = await qlora(['merge', '--base', merged, '--adapter', join(dir, 'out'), '--out', join(dir, 'm2'), '--dtype', 'float32']);
-    expect(m.out()).toMatch(/merged 14 LoRA layers into float32/);
+    expect(m.out()).toMatch(/merged 14 LoRA layers into the full-precision base reloaded from .*merged, as float32 weights/);
     expect(JSON.parse(readFileSync(join(dir, 'm2', 'config.json'), 'utf8')).torch_dtype).toBe('float32');
   }, 60_000);
 

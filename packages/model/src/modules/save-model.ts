@@ -9,6 +9,7 @@ import { atomicWriteFile, atomicWriteWith } from '../files';
 import type { ModelConfig } from '../config';
 import { configJsonText } from './auto-model';
 import type { CausalLM } from './causal-lm';
+import { checkTensorSet } from './check-tensor-set';
 
 export type SaveDtype = 'float32' | 'float16' | 'bfloat16';
 
@@ -27,6 +28,7 @@ const ST_DTYPE = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' } as const;
 const BYTES = { float32: 4, float16: 2, bfloat16: 2 } as const;
 
 export async function saveModelFolder(dir: string, cfg: ModelConfig, entries: SaveEntry[], o: SaveModelOptions = {}): Promise<string[]> {
+  checkTensorSet(cfg, entries.map(([n, s]) => [n, s]), dir);
   const { fs, path } = await nodeModules();
   await fs.mkdir(dir, { recursive: true });
   const dtype = o.dtype ?? 'float32';
@@ -61,7 +63,9 @@ export async function saveModelFolder(dir: string, cfg: ModelConfig, entries: Sa
 }
 
 /**
- * model.save_pretrained(dir) for a full-precision model (every projection dense).
+ * model.save_pretrained(dir) for a full-precision model (every projection dense). A model that
+ * still holds 4-bit projections is refused: their weights are not dense parameters, so they would
+ * be left out (use saveQuantizedPretrained, or merge, which dequantizes them).
  *
  * @example
  * ```ts
@@ -103,6 +107,12 @@ export async function saveQuantizedPretrained(model: CausalLM, dir: string, quan
     if (n in entries) continue;
     entries[n] = { dtype: 'F32', shape: [...t.shape], data: async () => (await t.read()) as Float32Array };
   }
+  // 4-bit weights are stored packed; their quant_state, absmax and quant_map sit beside them.
+  const packed = new Set(Object.keys(entries).filter((n) => `${n}.absmax` in entries));
+  checkTensorSet(model.config, Object.entries(entries).map(([n, e]) => [n, e.shape]), dir, {
+    packed: (n) => packed.has(n),
+    extra: (n) => [...packed].some((w) => n.startsWith(`${w}.`)),
+  });
   await atomicWriteWith(path.join(dir, 'model.safetensors'), (sink) => writeSafetensors(entries, sink, { format: 'pt' }));
   const qc = toQuantizationConfigJson(validateBitsAndBytesConfig({ ...quantizationConfig, loadIn4bit: true }));
   const json = JSON.parse(configJsonText(model.config, 'float32')) as Record<string, unknown>;

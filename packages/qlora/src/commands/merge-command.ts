@@ -4,12 +4,10 @@
  * merge does; `--load-in-4bit` merges into the dequantized NF4 base the adapter was trained on.
  */
 import { resolve } from 'node:path';
-import { loadAdapter } from '@q/lora';
 import { QLORA_BNB_CONFIG } from '@q/nf4';
 import type { MergeSaveDtype } from '../config';
 import { say, type CliIO } from '../run/io';
-import { loadModel } from '../run/load-model';
-import { mergePeft, saveMergedModel } from '../run/merge-step';
+import { describeMerge, mergeAdapterFolder, saveMergedModel } from '../run/merge-step';
 
 export interface MergeCommandOptions {
   base: string;
@@ -21,24 +19,20 @@ export interface MergeCommandOptions {
 }
 
 export async function runMerge(io: CliIO, o: MergeCommandOptions): Promise<string> {
-  const loaded = await loadModel(io, {
-    path: o.base,
-    tokenizer: o.tokenizer,
-    quantizationConfig: o.loadIn4bit ? { ...QLORA_BNB_CONFIG, bnb4bitComputeDtype: 'float32' } : null,
-  });
-  let owner: { release(): void } = loaded.model;
+  const { loaded, model: merged, report } = await mergeAdapterFolder(
+    io,
+    { path: o.base, tokenizer: o.tokenizer, quantizationConfig: o.loadIn4bit ? { ...QLORA_BNB_CONFIG, bnb4bitComputeDtype: 'float32' } : null },
+    resolve(o.adapter),
+    o.dtype,
+    (peft) => say(io, `adapter: ${o.adapter} (${peft.layers.size} LoRA layers, r=${peft.peftConfig.r}, alpha=${peft.peftConfig.loraAlpha})`),
+  );
   try {
-    const peft = await loadAdapter(loaded.model, resolve(o.adapter));
-    owner = peft;
-    say(io, `adapter: ${o.adapter} (${peft.layers.size} LoRA layers, r=${peft.peftConfig.r}, alpha=${peft.peftConfig.loraAlpha})`);
-    const { model: merged, report } = await mergePeft(peft, o.dtype);
-    owner = merged;
-    say(io, `merged ${report.layers} LoRA layers into ${report.dtype} weights`);
+    say(io, describeMerge(report, o.base));
     const out = resolve(o.out);
     await saveMergedModel(merged, out, o.dtype, loaded.saveTokenizer);
     say(io, `merged model (${o.dtype}): ${out}`);
     return out;
   } finally {
-    owner.release();
+    merged.release();
   }
 }

@@ -10,11 +10,13 @@ import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
 import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath } from '../builtin';
+import type { CausalLM } from '@q/model';
+import type { MergeReport } from '@q/merge';
 import type { TrainConfig } from '../config';
 import { note, say, type CliIO } from './io';
 import { loadModel } from './load-model';
 import { answerQuestions, previewQuestions, questionText } from './preview';
-import { mergePeft, saveMergedModel } from './merge-step';
+import { describeMerge, mergeAdapterFolder, mergePeft, saveMergedModel } from './merge-step';
 
 export interface TrainSummary {
   adapterDir: string;
@@ -115,9 +117,19 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
     let after: string[] = [];
     if (cfg.merge.enabled) {
       mergedDir = resolve(cfg.merge.outputDir ?? join(out, 'merged'));
-      const { model: merged, report } = await mergePeft(peft, cfg.merge.dtype);
+      let merged: CausalLM;
+      let report: MergeReport;
+      if (cfg.quantizationConfig?.loadIn4bit && cfg.merge.base === 'full-precision') {
+        // Seed step 6: AutoPeftModelForCausalLM.from_pretrained(output_dir) reloads the base in
+        // full precision and applies the saved adapter; the 4-bit training model goes first.
+        owner = null;
+        peft.release();
+        ({ model: merged, report } = await mergeAdapterFolder(io, { path: cfg.model.path, tokenizer: cfg.model.tokenizer, quantizationConfig: null, seed: cfg.model.seed }, out, cfg.merge.dtype));
+      } else {
+        ({ model: merged, report } = await mergePeft(peft, cfg.merge.dtype));
+      }
       owner = merged;
-      note(io, `merged ${report.layers} LoRA layers into ${report.dtype} weights`);
+      note(io, describeMerge(report, cfg.model.path ?? 'the built-in weights'));
       try {
         await saveMergedModel(merged, mergedDir, cfg.merge.dtype, loaded.saveTokenizer);
         say(io, `merged model (${cfg.merge.dtype}): ${mergedDir}`);
