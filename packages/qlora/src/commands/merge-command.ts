@@ -5,6 +5,8 @@
  */
 import { resolve } from 'node:path';
 import { loadAdapter } from '@q/lora';
+import { loadModelConfig, lockDir, planModelMemory } from '@q/model';
+import { checkInputDir, checkOutputDir } from '../run/preflight';
 import { QLORA_BNB_CONFIG } from '@q/nf4';
 import type { MergeSaveDtype } from '../config';
 import { say, type CliIO } from '../run/io';
@@ -21,6 +23,20 @@ export interface MergeCommandOptions {
 }
 
 export async function runMerge(io: CliIO, o: MergeCommandOptions): Promise<string> {
+  // Before the base is loaded: the adapter folder is complete and --out can be written.
+  await checkInputDir(o.base, 'base model folder', ['config.json', ['model.safetensors', 'model.safetensors.index.json']]);
+  await checkInputDir(o.adapter, 'adapter folder', ['adapter_config.json', 'adapter_model.safetensors']);
+  const params = planModelMemory(await loadModelConfig(resolve(o.base))).parameters;
+  await checkOutputDir(o.out, '--out', params * (o.dtype === 'float32' ? 4 : 2) + 32 * 2 ** 20);
+  const lock = await lockDir(resolve(o.out), 'qlora merge');
+  try {
+    return await mergeLocked(io, o);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function mergeLocked(io: CliIO, o: MergeCommandOptions): Promise<string> {
   const loaded = await loadModel(io, {
     path: o.base,
     tokenizer: o.tokenizer,
