@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { loadAdapter } from '@q/lora';
 import { loadModelConfig, lockDir, planModelMemory } from '@q/model';
-import { checkInputDir, checkOutputDir } from '../run/preflight';
+import { checkInputDir, checkModelFits, checkOutputDir } from '../run/preflight';
 import { QLORA_BNB_CONFIG } from '@q/nf4';
 import type { MergeSaveDtype } from '../config';
 import { say, type CliIO } from '../run/io';
@@ -26,7 +26,9 @@ export async function runMerge(io: CliIO, o: MergeCommandOptions): Promise<strin
   // Before the base is loaded: the adapter folder is complete and --out can be written.
   await checkInputDir(o.base, 'base model folder', ['config.json', ['model.safetensors', 'model.safetensors.index.json']]);
   await checkInputDir(o.adapter, 'adapter folder', ['adapter_config.json', 'adapter_model.safetensors']);
-  const params = planModelMemory(await loadModelConfig(resolve(o.base))).parameters;
+  const mcfg = await loadModelConfig(resolve(o.base));
+  checkModelFits(mcfg, `${resolve(o.base)}/config.json`, !!o.loadIn4bit);
+  const params = planModelMemory(mcfg).parameters;
   await checkOutputDir(o.out, '--out', params * (o.dtype === 'float32' ? 4 : 2) + 32 * 2 ** 20);
   const lock = await lockDir(resolve(o.out), 'qlora merge');
   try {

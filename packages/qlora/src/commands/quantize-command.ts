@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { AutoModelForCausalLM, loadModelConfig, lockDir, planModelMemory, saveQuantizedPretrained } from '@q/model';
-import { checkInputDir, checkOutputDir } from '../run/preflight';
+import { checkInputDir, checkModelFits, checkOutputDir } from '../run/preflight';
 import { terminalProgress } from '@q/sft';
 import { validateBitsAndBytesConfig, type QuantType } from '@q/nf4';
 import { note, say, type CliIO } from '../run/io';
@@ -28,7 +28,9 @@ export async function runQuantize(io: CliIO, o: QuantizeCommandOptions): Promise
   });
   // Before loading: the model folder holds a model, and --out can be written with room to spare.
   await checkInputDir(o.model, 'model folder', ['config.json', ['model.safetensors', 'model.safetensors.index.json']]);
-  await checkOutputDir(o.out, '--out', Math.ceil(planModelMemory(await loadModelConfig(resolve(o.model)), { quantized: true }).gpuBytes * 1.1));
+  const mcfg = await loadModelConfig(resolve(o.model));
+  checkModelFits(mcfg, `${resolve(o.model)}/config.json`, false);
+  await checkOutputDir(o.out, '--out', Math.ceil(planModelMemory(mcfg, { quantized: true }).gpuBytes * 1.1));
   const lock = await lockDir(resolve(o.out), 'qlora quantize');
   try {
     return await quantizeLocked(io, o, qc);

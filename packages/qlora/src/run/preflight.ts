@@ -7,7 +7,8 @@ import { constants } from 'node:fs';
 import { access, lstat, mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FormatError, QError } from '@q/core';
-import { formatBytes } from '@q/model';
+import { totalmem } from 'node:os';
+import { checkMemoryPlan, formatBytes, type ModelConfig } from '@q/model';
 
 /** An output folder that cannot be written, or a disk without room. */
 export class OutputDirError extends QError {
@@ -21,8 +22,8 @@ async function kind(p: string): Promise<'dir' | 'file' | null> {
     return (await stat(p)).isDirectory() ? 'dir' : 'file';
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ENOTDIR') return 'file';
+    // ENOTDIR: a part of the path above is a file; the walk up finds it.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw e;
   }
 }
@@ -81,4 +82,9 @@ export async function checkInputDir(dir: string, label: string, files: (string |
 /** Creates `dir` (after checkOutputDir) so a later lock can be taken in it. */
 export async function makeOutputDir(dir: string): Promise<void> {
   await mkdir(resolve(dir), { recursive: true });
+}
+
+/** The memory plan of a model, before it is loaded: refuses an absurd config with the numbers. */
+export function checkModelFits(cfg: ModelConfig, source: string, quantized: boolean): void {
+  checkMemoryPlan(cfg, { quantized, hostBytes: totalmem(), source });
 }

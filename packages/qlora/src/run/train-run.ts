@@ -11,7 +11,7 @@ import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel 
 import { loadModelConfig, lockDir, planModelMemory, projShape, type ModelConfig } from '@q/model';
 import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath, builtinModelConfig } from '../builtin';
-import { checkInputDir, checkOutputDir } from './preflight';
+import { checkInputDir, checkModelFits, checkOutputDir } from './preflight';
 import type { TrainConfig } from '../config';
 import { note, say, type CliIO } from './io';
 import { loadModel } from './load-model';
@@ -86,6 +86,7 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
   }
   if (cfg.model.tokenizer) await checkInputDir(cfg.model.tokenizer, 'tokenizer folder', [['tokenizer.json', 'tokenizer.model', 'vocab.json']]);
   const modelCfg = cfg.model.path === null ? builtinModelConfig() : await loadModelConfig(resolve(cfg.model.path));
+  checkModelFits(modelCfg, cfg.model.path ? join(resolve(cfg.model.path), 'config.json') : 'the built-in model', !!cfg.quantizationConfig?.loadIn4bit);
   const mergedOut = cfg.merge.enabled ? resolve(cfg.merge.outputDir ?? join(out, 'merged')) : null;
   const bytes = plannedOutputBytes(cfg, modelCfg);
   await checkOutputDir(out, 'output_dir', bytes.output + (mergedOut?.startsWith(`${out}/`) ? bytes.merged : 0));

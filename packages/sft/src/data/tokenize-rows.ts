@@ -31,6 +31,10 @@ export interface TokenizeReport {
   truncated: number;
   /** Set when pad == eos: the eos labels are still kept (only padding is masked), so say so. */
   padIsEos: boolean;
+  /** Rows dropped because every label was masked (they teach nothing). */
+  noLabel: number;
+  /** Rows read. */
+  rows: number;
 }
 
 function specialTokens(tok: AutoTokenizer): Record<string, string> {
@@ -46,6 +50,10 @@ function specialTokens(tok: AutoTokenizer): Record<string, string> {
 export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTokenizer, o: TokenizeOptions): Example {
   let ids: number[];
   let mask: number[] | null = null;
+  if (row.messages !== undefined && row.messages !== null && !Array.isArray(row.messages)) {
+    // Not datasetTextField's fault: the row has a conversation column of the wrong type.
+    throw new ValueError(`row ${i}: "messages" must be an array of {role, content} objects, got ${typeof row.messages === 'string' ? `a string (${JSON.stringify(row.messages.slice(0, 40))}${row.messages.length > 40 ? '...' : ''})` : typeof row.messages}`);
+  }
   if (Array.isArray(row.messages)) {
     if (!tok.settings.chatTemplate) throw new ValueError(`row ${i} has "messages" but the tokenizer has no chat_template: give one in tokenizer_config.json`);
     const r = applyChatTemplate(row.messages as ChatMessage[], {
@@ -79,16 +87,18 @@ export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTo
   return { inputIds: ids, labels };
 }
 
-/** Tokenizes every row; rows that end up with no label are dropped (they teach nothing). */
+/** Tokenizes every row; rows that end up with no label are dropped (they teach nothing) and counted. */
 export function tokenizeRows(rows: Iterable<Record<string, unknown>>, tok: AutoTokenizer, o: TokenizeOptions): { examples: Example[]; report: TokenizeReport } {
   const examples: Example[] = [];
   let truncated = 0;
+  let noLabel = 0;
   let i = 0;
   for (const row of rows) {
     const ex = tokenizeRow(row, i++, tok, o);
     if (o.maxLength !== null && ex.inputIds.length === o.maxLength) truncated++;
     if (ex.labels.some((l) => l !== -100)) examples.push(ex);
+    else noLabel++;
   }
   const padIsEos = tok.padTokenId !== null && tok.padTokenId === tok.eosTokenId;
-  return { examples, report: { truncated, padIsEos } };
+  return { examples, report: { truncated, padIsEos, noLabel, rows: i } };
 }

@@ -33,7 +33,7 @@ export async function parseRows(name: string, data: ArrayBuffer | Uint8Array | s
     if (typeof data === 'string') throw new FormatError(name, 'parquet data must be bytes, not text');
     return parseParquet(name, data);
   }
-  const text = typeof data === 'string' ? data : new TextDecoder('utf-8').decode(data);
+  const text = typeof data === 'string' ? data : decodeUtf8(name, data);
   return format === 'jsonl' ? parseJsonl(name, text) : parseJson(name, text);
 }
 
@@ -103,6 +103,37 @@ function isRow(v: unknown): v is Row {
 
 function kind(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * Strict UTF-8: a file in another encoding is refused at its first bad byte, as Python's
+ * datasets does, instead of being read with replacement characters.
+ */
+function decodeUtf8(name: string, data: ArrayBuffer | Uint8Array): string {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Find the first byte where decoding fails, by halving: decoding a prefix is valid up to it.
+    let lo = 0;
+    let hi = bytes.length;
+    const ok = (k: number) => {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, k), { stream: true });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ok(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    let line = 1;
+    for (let k = 0; k < lo; k++) if (bytes[k] === 0x0a) line++;
+    throw new FormatError(name, `not valid UTF-8 at byte ${lo} (line ${line}); save the file as UTF-8`);
+  }
 }
 
 function stripBom(text: string): string {

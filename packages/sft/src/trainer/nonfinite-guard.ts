@@ -65,6 +65,18 @@ export class NonFiniteGuard {
     return 'skip';
   }
 
+  /**
+   * Checks weights read back from the GPU (before a save, and at the end): an update can overflow
+   * them even when the loss and gradients of its step were finite.
+   */
+  checkWeights(step: number, weights: Iterable<[string, ArrayLike<number>]>): void {
+    for (const [name, d] of weights) {
+      for (let i = 0; i < d.length; i++) {
+        if (!Number.isFinite(d[i])) this.fail(step, `the update of step ${step} made "${name}" ${d[i]} (at index ${i})`);
+      }
+    }
+  }
+
   private fail(step: number, what: string): never {
     const good = this.o.lastGood?.() ?? null;
     throw new NonFiniteError(

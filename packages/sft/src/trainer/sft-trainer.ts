@@ -97,13 +97,22 @@ export class SFTTrainer {
       assistantOnlyLoss: this.args.assistantOnlyLoss,
       appendEos: true,
     };
-    const tr = tokenizeRows(rowsOf(o.trainDataset), o.tokenizer, tokOpts);
+    const trainRows = rowsOf(o.trainDataset);
+    if (trainRows.length === 0) throw new ValueError('the training dataset has no rows (is the data file empty?)');
+    const tr = tokenizeRows(trainRows, o.tokenizer, tokOpts);
+    if (tr.report.noLabel > 0 && tr.report.noLabel < tr.report.rows) {
+      this.warn(`${tr.report.noLabel} of ${tr.report.rows} training rows have no token to learn (every label masked) and were dropped`);
+    }
     if (tr.report.padIsEos) {
       this.warn('pad token == eos token: padding is masked by the attention mask, not by token id, so eos labels are kept and the model still learns to stop');
     }
     if (tr.report.truncated) this.warn(`${tr.report.truncated} examples were truncated to maxLength ${this.args.maxLength}`);
     this.trainSet = this.args.packing && this.args.maxLength ? packExamples(tr.examples, this.args.maxLength) : tr.examples;
-    if (this.trainSet.length === 0) throw new ValueError('the training set has no example with a label: check datasetTextField and the loss masks');
+    if (this.trainSet.length === 0) {
+      throw new ValueError(
+        `none of the ${tr.report.rows} training rows has a token to learn: every label is masked (check completion_only_loss / assistant_only_loss and the chat template's {% generation %} markers)`,
+      );
+    }
     this.evalSet = o.evalDataset ? tokenizeRows(rowsOf(o.evalDataset), o.tokenizer, tokOpts).examples : null;
     this.progress = o.progress === false ? silentProgress : (o.progress ?? terminalProgress());
     this.onLog = o.onLog;
@@ -237,7 +246,8 @@ export class SFTTrainer {
           tokensSeen += b.tokens;
           tokWindow += b.tokens;
         });
-        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : Infinity);
+        // max_grad_norm 0 turns clipping off (transformers); the norm is still measured for the guard.
+        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : 3.4e38);
         const [gradNorm, loss] = await Promise.all([clip.read(), stepLoss.item()]);
         stepLoss.release();
         const lr = schedule(this.state.globalStep);
@@ -263,7 +273,8 @@ export class SFTTrainer {
         const step = this.state.globalStep;
         const now = Date.now();
         const tps = tokWindow / Math.max(1e-3, (now - tWindow) / 1000);
-        this.progress.update(step, this.state.maxSteps, { loss, lr, 'tok/s': tps });
+        // The bar shows the mean loss of the current logging window: what the log line will say.
+        this.progress.update(step, this.state.maxSteps, { loss: lossSum / lossCount, lr, 'tok/s': tps });
         const logNow = args.loggingStrategy === 'steps' && (step % loggingSteps === 0 || (args.loggingFirstStep && step === 1) || step === this.state.maxSteps);
         if (logNow) {
           const e: LogEntry = {
@@ -291,6 +302,7 @@ export class SFTTrainer {
         }
         const saveNow = (args.saveStrategy === 'steps' && saveSteps > 0 && step % saveSteps === 0) || (args.saveStrategy === 'epoch' && epochEnded);
         if (saveNow && step < this.state.maxSteps) {
+          await this.checkWeights(guard, step);
           lastCheckpoint = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
           this.progress.log(`saved ${lastCheckpoint}`);
         }
@@ -300,6 +312,7 @@ export class SFTTrainer {
         const ev = await this.evaluate();
         await log({ step: this.state.globalStep, epoch: this.state.epoch, eval_loss: ev.evalLoss });
       }
+      await this.checkWeights(guard, this.state.globalStep);
       if (args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
     } finally {
       this.progress.done();
@@ -314,6 +327,13 @@ export class SFTTrainer {
       trainingLoss: losses.length ? losses.reduce((a, e) => a + e.loss!, 0) / losses.length : NaN,
       metrics: { trainRuntime: seconds, trainTokensPerSecond: tokensSeen / seconds, peakGpuBytes: dev.memory().peakBytes },
     };
+  }
+
+  /** The trainable weights, read back and checked: a non-finite one stops the run, unsaved. */
+  private async checkWeights(guard: NonFiniteGuard, step: number): Promise<void> {
+    const named = this.model.namedParameters().filter(([, t]) => t.requiresGrad);
+    const data = await Promise.all(named.map(async ([n, t]) => [n, (await t.read()) as Float32Array] as [string, Float32Array]));
+    guard.checkWeights(step, data);
   }
 
   /** Keeps the lines of trainer_log.jsonl up to `step` (a resumed run logs the later ones again). */
