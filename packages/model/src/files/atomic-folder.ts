@@ -113,6 +113,8 @@ export async function writeFolderAtomic<T>(dir: string, fill: (tmp: string) => P
     const st = await fs.stat(target);
     if (!st.isDirectory()) throw new QError('E_IO', `${target}: exists and is not a folder; cannot write a folder there`);
   }
+  // A writer killed earlier on this same target: finish its commit or clear its leftovers first.
+  await recoverFolders(parent, base);
   const id = `${process.pid}-${rand()}`;
   const tmp = path.join(parent, `.${base}.q-tmp-${id}`);
   const ready = path.join(parent, `.${base}.q-ready-${id}`);
@@ -141,6 +143,16 @@ async function checkParent(parent: string): Promise<void> {
 }
 
 /**
+ * {@link recoverFolders} for one folder: call before using `dir` (e.g. an output_dir), so a save
+ * of it that a kill interrupted is finished, or cleared, first.
+ */
+export async function recoverFolder(dir: string): Promise<string[]> {
+  const { path } = await nodeModules();
+  const target = path.resolve(dir);
+  return recoverFolders(path.dirname(target), path.basename(target));
+}
+
+/**
  * Renames `dir` aside, then deletes it: a kill mid-delete never leaves a half-deleted folder that
  * looks complete (e.g. the oldest checkpoint under save_total_limit).
  */
@@ -164,9 +176,9 @@ export async function removeFolderAtomic(dir: string): Promise<void> {
  * await recoverFolders('out'); // before resuming from out/checkpoint-*
  * ```
  */
-export async function recoverFolders(parent: string): Promise<string[]> {
+export async function recoverFolders(parent: string, only?: string): Promise<string[]> {
   const { fs, path } = await nodeModules();
-  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  const names = (await fs.readdir(parent).catch(() => [] as string[])).filter((n) => only === undefined || n.startsWith(`.${only}.`));
   const done: string[] = [];
   // Another live process's folders are its own business (the output_dir lock keeps runs apart).
   const tagged = names.map((n) => [n, TAG.exec(n)] as const).filter(([, m]) => m && Number(m[3]) !== process.pid && !pidAlive(Number(m[3])));
@@ -182,9 +194,10 @@ export async function recoverFolders(parent: string): Promise<string[]> {
     done.push(`removed the leftover ${path.join(parent, name)}`);
   }
   for (const n of names) {
-    // The earlier trainer's own temporary checkpoints.
-    const m = /^\.tmp-checkpoint-\d+-(\d+)$/.exec(n);
-    if (m && !pidAlive(Number(m[1]))) {
+    // Temporaries of other writers: atomicWriteFile's `.<name>.<pid>.<rand>.tmp`, the lock's
+    // `.qlora.lock.<pid>.<rand>`, the write probe, the earlier trainer's `.tmp-checkpoint-N-<pid>`.
+    const m = /^\.tmp-checkpoint-\d+-(\d+)$/.exec(n) ?? /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/.exec(n) ?? /^\.qlora\.lock\.(\d+)\.[a-z0-9]+$/.exec(n) ?? /^\.qlora-write-test-(\d+)$/.exec(n);
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
       await fs.rm(path.join(parent, n), { recursive: true, force: true });
       done.push(`removed the leftover ${path.join(parent, n)}`);
     }

@@ -8,7 +8,7 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
-import { loadModelConfig, lockDir, planModelMemory, projShape, type ModelConfig } from '@q/model';
+import { loadModelConfig, lockDir, planModelMemory, projShape, recoverFolder, type ModelConfig } from '@q/model';
 import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath, builtinModelConfig } from '../builtin';
 import { checkInputDir, checkModelFits, checkOutputDir } from './preflight';
@@ -91,6 +91,7 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
   const bytes = plannedOutputBytes(cfg, modelCfg);
   await checkOutputDir(out, 'output_dir', bytes.output + (mergedOut?.startsWith(`${out}/`) ? bytes.merged : 0));
   if (mergedOut && !mergedOut.startsWith(`${out}/`)) await checkOutputDir(mergedOut, 'merge.output_dir', bytes.merged);
+  for (const n of await recoverFolder(out)) note(io, `note: ${n}`);
   const lock = await lockDir(out, 'qlora train');
   for (const n of lock.notes) note(io, `note: ${n}`);
   try {

@@ -4,7 +4,7 @@
  */
 import { backward, keep, noGrad, tidy, addInPlace, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
 import type { AutoTokenizer, CausalLM } from '@q/model';
-import { atomicWriteFile, nodeModules, lockDir, recoverFolders } from '@q/model';
+import { atomicWriteFile, nodeModules, lockDir, recoverFolder, recoverFolders } from '@q/model';
 import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';
 import { validateSftConfig, adamWFromArgs, scheduleFromArgs, type SFTConfig } from '../args';
@@ -162,6 +162,9 @@ export class SFTTrainer {
   async train(o: { resumeFromCheckpoint?: string | boolean } = {}): Promise<TrainOutput> {
     const args = this.args;
     const { fs, path } = await node();
+    // A save of output_dir itself (the adapter at its top) that a kill interrupted is finished
+    // first, or its checkpoints would be out of sight in a temporary folder.
+    for (const n of await recoverFolder(args.outputDir)) this.warn(n);
     await fs.mkdir(args.outputDir, { recursive: true });
     // One run per output_dir; a lock left by a dead process is taken over.
     const lock = await lockDir(args.outputDir, `SFTTrainer.train (${args.outputDir})`);
@@ -319,7 +322,7 @@ export class SFTTrainer {
       opt.release();
       this.setTraining(false);
     }
-    await fs.writeFile(path.join(args.outputDir, 'loss.svg'), lossPlotSvg(this.state.logHistory, 'training loss'));
+    await atomicWriteFile(path.join(args.outputDir, 'loss.svg'), lossPlotSvg(this.state.logHistory, 'training loss'));
     const seconds = (Date.now() - t0) / 1000;
     const losses = this.state.logHistory.filter((e) => e.loss !== undefined);
     return {

@@ -1,11 +1,19 @@
-// Issue #10 through the CLI, on a tiny model folder (test/tiny-model.ts): each case a user hit,
-// with the message they now get. The catalogue of every case is test/catalogue.test.ts.
+// The catalogue of issue #10: every case a careful user hit, with the message they now get. The
+// CLI cases run `qlora` in-process on a tiny model folder (test/tiny-model.ts); the library cases
+// call the function that failed. Elsewhere, with the same purpose: the states a kill leaves
+// (packages/model/src/files/atomic-folder.test.ts), backward()'s rules
+// (packages/core/test/autograd-rules.test.ts), crash injection (test/crash-injection.test.ts) and
+// fuzzing (test/fuzz.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { device } from '@q/core';
-import { runCli } from '../src/cli/run-cli';
+import { device, ConfigError, parseSafetensorsHeader, serializeSafetensors } from '@q/core';
+import { AutoModelForCausalLM, AutoTokenizer } from '@q/model';
+import { getPeftModel, loadAdapter, saveAdapter } from '@q/lora';
+import { quantizeNF4 } from '@q/nf4';
+import { NonFiniteGuard, SFTTrainer, parseRows } from '@q/sft';
+import { runCli, userMessage } from '../src/cli/run-cli';
 import { captureIO } from './helpers';
 import { writeTinyChat, writeTinyModel, TINY_CONFIG } from './tiny-model';
 
@@ -165,5 +173,108 @@ describe('memory plan (item 10)', () => {
     const r = await qlora(['quantize', '--model', big, '--out', join(dir, 'bigq')]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`qlora: ${big}/config.json: the model needs 8\\.6 TiB for its weights \\(1000000000 layers, hidden_size 16, intermediate_size 32, vocab_size 259: 2\\.368e\\+12 parameters\\), but this machine has [\\d.]+ GiB of memory; check config.json`));
+  });
+});
+
+const quiet = { progress: false as const, warn: () => {} };
+
+describe('library cases', () => {
+  it('1. the guard: a NaN loss stops the run at once; with loss scaling, a long run of skipped steps does', () => {
+    const g = new NonFiniteGuard({ lastGood: () => 'out/checkpoint-4' });
+    expect(g.check(5, 1.5, 0.3)).toBe('update');
+    expect(() => g.check(6, NaN, 0.3)).toThrow(
+      'training diverged at step 6: the loss is NaN. Nothing from this step on was saved; the last good checkpoint is out/checkpoint-4. Lower learning_rate, set max_grad_norm, or check the data.',
+    );
+    const s = new NonFiniteGuard({ lossScaling: true, maxConsecutiveSkips: 3 });
+    expect([s.check(1, 2, Infinity), s.check(2, 2, Infinity), s.check(3, 2, 1), s.check(4, 2, NaN), s.check(5, 2, NaN)]).toEqual(['skip', 'skip', 'update', 'skip', 'skip']);
+    expect(() => s.check(6, 2, NaN)).toThrow(
+      'training diverged at step 6: the gradient norm is NaN for 3 steps in a row, so every update since step 4 was skipped (loss scaling cannot recover from this). Nothing from this step on was saved. Lower learning_rate, set max_grad_norm, or check the data.',
+    );
+  });
+
+  it('3. an adapter whose weights and config come from different saves is refused', async () => {
+    const m = await AutoModelForCausalLM.fromPretrained(model);
+    const a = join(dir, 'pair-a');
+    const b = join(dir, 'pair-b');
+    const p1 = getPeftModel(m, { r: 2, loraAlpha: 4, targetModules: ['q_proj'] });
+    await saveAdapter(p1, a);
+    p1.unload();
+    const p2 = getPeftModel(m, { r: 2, loraAlpha: 8, targetModules: ['q_proj'] });
+    await saveAdapter(p2, b);
+    p2.unload();
+    copyFileSync(join(b, 'adapter_config.json'), join(a, 'adapter_config.json'));
+    await expect(loadAdapter(m, a)).rejects.toThrow(
+      `${join(a, 'adapter_model.safetensors')}: was saved with a different adapter_config.json than the one beside it (the two files come from different saves); save the adapter again`,
+    );
+    m.release();
+  });
+
+  it('5. unknown option keys of fromPretrained and quantizeNF4 are refused with a suggestion', async () => {
+    await expect(AutoModelForCausalLM.fromPretrained(model, { bnb4bitUseDoubleQuant: true } as never)).rejects.toThrow(
+      /^fromPretrained: invalid value for "bnb4bitUseDoubleQuant": expected a known field; /,
+    );
+    await expect(AutoModelForCausalLM.fromPretrained(model, { quantizationConfig: { bnb_4bit_use_double_qant: true } })).rejects.toThrow(ConfigError);
+    expect(() => quantizeNF4(new Float32Array(64), { doubleQuantize: true } as never)).toThrow(
+      'quantizeNF4: invalid value for "doubleQuantize": expected a known field; did you mean "doubleQuant"?, got true',
+    );
+    // bitsandbytes' own name for it is understood.
+    expect(quantizeNF4(new Float32Array(64).fill(1), { compress_statistics: true } as never).doubleQuant).toBe(true);
+  });
+
+  it('5. checkpoint tensors that config.json does not use are refused', async () => {
+    const two = join(dir, 'two-layers');
+    await writeTinyModel(two);
+    writeFileSync(join(two, 'config.json'), JSON.stringify({ ...TINY_CONFIG, num_hidden_layers: 1 }));
+    await expect(AutoModelForCausalLM.fromPretrained(two)).rejects.toThrow(
+      `${two}: 12 tensor(s) of the checkpoint are not used by config.json (1 layers): "model.layers.1.input_layernorm.weight", "model.layers.1.mlp.down_proj.weight", "model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight", ...; does config.json belong to these weights?`,
+    );
+  });
+
+  it('9. file-system errors become one line naming the path, never a stack', () => {
+    const real = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        return userMessage(e);
+      }
+      throw new Error('no error');
+    };
+    expect(real(() => writeFileSync('/dev/full', 'x'))).toBe('no space left on the device (ENOSPC, write failed)');
+    const f = join(dir, 'plain-file');
+    writeFileSync(f, 'x');
+    expect(real(() => mkdirSync(join(f, 'sub')))).toBe(`${join(f, 'sub')}: a part of the path is a file, not a folder (ENOTDIR, mkdir failed)`);
+    expect(real(() => mkdirSync(dir))).toBe(`${dir}: already exists (EEXIST, mkdir failed)`);
+    expect(userMessage(new TypeError('a bug'))).toBeNull();
+  });
+
+  it('11. unclear messages made clear', async () => {
+    expect(new ConfigError('learningRate', 'a finite number > 0', NaN, 'TrainingArguments').message).toBe(
+      'TrainingArguments: invalid value for "learningRate": expected a finite number > 0, got NaN',
+    );
+    expect(new ConfigError('x', 'a number', -Infinity).message).toBe('invalid value for "x": expected a number, got -Infinity');
+    const huge = new Uint8Array(16);
+    new DataView(huge.buffer).setBigUint64(0, 2n ** 63n + 5n, true);
+    await expect(parseSafetensorsHeader(huge, 'w.safetensors')).rejects.toThrow('w.safetensors: header length 9223372036854775813 exceeds the 100000000-byte cap; not a safetensors file?');
+    await expect(parseRows('latin1.jsonl', new Uint8Array([...new TextEncoder().encode('{"text": "ok"}\n{"text": "caf'), 0xe9, 0x22, 0x7d]))).rejects.toThrow(
+      'latin1.jsonl: not valid UTF-8 at byte 28 (line 2); save the file as UTF-8',
+    );
+    const m = await AutoModelForCausalLM.fromPretrained(model);
+    const tok = await AutoTokenizer.fromPretrained(model);
+    const peftConfig = { r: 2, loraAlpha: 4, targetModules: ['q_proj'] };
+    const args = { outputDir: join(dir, 'unused'), maxLength: 64 };
+    expect(() => new SFTTrainer({ model: m, tokenizer: tok, trainDataset: [], peftConfig, args, ...quiet })).toThrow('the training dataset has no rows (is the data file empty?)');
+    expect(() => new SFTTrainer({ model: m, tokenizer: tok, trainDataset: [{ messages: 'hi there' }], peftConfig, args, ...quiet })).toThrow(
+      'row 0: "messages" must be an array of {role, content} objects, got a string ("hi there")',
+    );
+    const warnings: string[] = [];
+    const rows = [
+      { prompt: 'a', completion: 'b' },
+      // Cut at max_length 4 before its completion starts: no label left.
+      { prompt: 'cccccccc', completion: 'd' },
+    ];
+    const t = new SFTTrainer({ model: m, tokenizer: tok, trainDataset: rows, peftConfig, args: { ...args, maxLength: 4, completionOnlyLoss: true }, progress: false, warn: (w) => warnings.push(w) });
+    (t.model as { unload(): void }).unload();
+    expect(warnings).toContain('1 of 2 training rows have no token to learn (every label masked) and were dropped');
+    m.release();
   });
 });
