@@ -165,6 +165,18 @@ describe('locks, early checks and check order (items 4, 6, 12)', () => {
   });
 });
 
+describe('dataset rows named by their line in the file (item 11)', () => {
+  it('a bad row is named by its line, not its position after the shuffle', async () => {
+    const bad = join(dir, 'bad-row.jsonl');
+    const rows = readFileSync(data, 'utf8').trim().split('\n');
+    rows.splice(4, 0, JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant' }] }));
+    writeFileSync(bad, `${rows.join('\n')}\n`);
+    const r = await qlora(['train', config('bad-row', { max_steps: 1 }, { data: bad })]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`qlora: ${bad} line 5: messages[1].content: expected a string or an array of content parts, got undefined`);
+  });
+});
+
 describe('memory plan (item 10)', () => {
   it('num_hidden_layers 1e9 is refused before loading, with what it needs and what there is', async () => {
     const big = join(dir, 'big');

@@ -4,6 +4,7 @@
  */
 import { FormatError } from '@q/core';
 import type { Row } from './dataset';
+import { setRowOrigin } from './row-origin';
 
 /** File formats a dataset may come in. */
 export type DatasetFormat = 'json' | 'jsonl' | 'parquet';
@@ -51,6 +52,7 @@ export function parseJsonl(name: string, text: string): Row[] {
       throw new FormatError(name, `line ${i + 1}: malformed JSON (${(e as Error).message})`);
     }
     if (!isRow(value)) throw new FormatError(name, `line ${i + 1}: expected a JSON object, got ${kind(value)}`);
+    setRowOrigin(value, `${name} line ${i + 1}`);
     rows.push(value);
   }
   return rows;
@@ -70,6 +72,7 @@ export function parseJson(name: string, text: string): Row[] {
   if (rows === undefined) throw new FormatError(name, 'expected an array of rows or an object with a "data" array');
   rows.forEach((r: unknown, i: number) => {
     if (!isRow(r)) throw new FormatError(name, `row ${i}: expected a JSON object, got ${kind(r)}`);
+    setRowOrigin(r, `${name} row ${i}`);
   });
   return rows as Row[];
 }
@@ -85,9 +88,10 @@ export async function parseParquet(name: string, data: ArrayBuffer | Uint8Array)
   } catch (e) {
     throw new FormatError(name, `cannot read parquet: ${(e as Error).message}`);
   }
-  return rows.map((row) => {
+  return rows.map((row, i) => {
     const out: Row = {};
     for (const [k, v] of Object.entries(row)) out[k] = toSafeNumber(v);
+    setRowOrigin(out, `${name} row ${i}`);
     return out;
   });
 }
