@@ -139,8 +139,11 @@ describe('locks, early checks and check order (items 4, 6, 12)', () => {
     expect(r1.err).toContain(`qlora: output_dir ${f} is a file, not a folder; choose a folder`);
     const r2 = await qlora(['train', config('f2', { max_steps: 1, output_dir: join(f, 'sub') })]);
     expect(r2.err).toContain(`qlora: output_dir ${join(f, 'sub')} cannot be created: ${f} is a file, not a folder`);
-    expect([r1.code, r2.code]).toEqual([1, 1]);
-    expect(r1.err + r2.err).not.toContain('loading');
+    // Outputs are renamed in whole, so the working folder cannot be one.
+    const r3 = await qlora(['train', config('f3', { max_steps: 1, output_dir: process.cwd() })]);
+    expect(r3.err).toContain(`qlora: output_dir ${process.cwd()} is the working folder or above it; choose a folder of its own (e.g. ${join(process.cwd(), 'out')})`);
+    expect([r1.code, r2.code, r3.code]).toEqual([1, 1, 1]);
+    expect(r1.err + r2.err + r3.err).not.toContain('loading');
   });
 
   it('train checks the model folder before the dataset; merge checks the adapter folder before loading the base', async () => {

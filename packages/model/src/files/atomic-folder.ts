@@ -108,6 +108,11 @@ export async function writeFolderAtomic<T>(dir: string, fill: (tmp: string) => P
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   const base = path.basename(target);
+  // The folder is renamed aside during the swap: the working folder (or one above it) must not be.
+  const cwd = process.cwd();
+  if (parent === target || cwd === target || cwd.startsWith(`${target}${path.sep}`)) {
+    throw new QError('E_IO', `${target}: is the working folder or above it, and an output folder is replaced whole; choose a folder of its own`);
+  }
   await checkParent(parent);
   if (await exists(target)) {
     const st = await fs.stat(target);

@@ -37,6 +37,11 @@ async function kind(p: string): Promise<'dir' | 'file' | null> {
  */
 export async function checkOutputDir(dir: string, label: string, bytes: number): Promise<void> {
   const target = resolve(dir);
+  const cwd = process.cwd();
+  if (cwd === target || cwd.startsWith(`${target}/`) || dirname(target) === target) {
+    // Outputs are renamed in whole (see writeFolderAtomic), so the folder cannot be the one we run in.
+    throw new OutputDirError(`${label} ${target} is the working folder or above it; choose a folder of its own (e.g. ${join(target, 'out')})`);
+  }
   // The nearest part of the path that exists must be a folder.
   let existing = target;
   while ((await kind(existing)) === null && dirname(existing) !== existing) existing = dirname(existing);
