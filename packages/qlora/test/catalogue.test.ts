@@ -180,6 +180,21 @@ describe('dataset rows named by their line in the file (item 11)', () => {
   });
 });
 
+describe('logs (item 11)', () => {
+  it('the last evaluation is logged once, and the progress bar ends on the logged loss', async () => {
+    const out = join(dir, 'evallog');
+    const cfg = config('evallog', { max_steps: 2, logging_steps: 2, eval_strategy: 'steps', eval_steps: 2 });
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('  test_size: 0', '  test_size: 2'));
+    const r = await qlora(['train', cfg]);
+    expect(r.code, r.err).toBe(0);
+    const entries = readFileSync(join(out, 'trainer_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss?: number; eval_loss?: number });
+    expect(entries.map((e) => [e.step, e.loss !== undefined ? 'loss' : 'eval'])).toEqual([[2, 'loss'], [2, 'eval']]);
+    // The bar's last loss is the mean of steps 1-2, as logged (it showed step 2's alone before).
+    const bar = [...r.err.matchAll(/train \[[#.]+\] 2\/2 loss ([\d.]+)/g)].pop()![1]!;
+    expect(bar).toBe(entries[0]!.loss!.toFixed(3));
+  });
+});
+
 describe('memory plan (item 10)', () => {
   it('num_hidden_layers 1e9 is refused before loading, with what it needs and what there is', async () => {
     const big = join(dir, 'big');
