@@ -137,7 +137,7 @@ beforeAll(async () => {
   ms.train = t.ms;
   ms.merge = m.ms;
   ms.quantize = q.ms;
-}, 120_000);
+}, 300_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
