@@ -15,6 +15,7 @@ import { quantizeNF4 } from '@q/nf4';
 import { NonFiniteGuard, SFTTrainer, parseRows } from '@q/sft';
 import { runCli, userMessage } from '../src/cli/run-cli';
 import { captureIO } from './helpers';
+import { checkOutputDir } from '../src/run/preflight';
 import { writeTinyChat, writeTinyModel, TINY_CONFIG } from './tiny-model';
 
 const dir = mkdtempSync(join(tmpdir(), 'qlora-rel-'));
@@ -144,6 +145,14 @@ describe('locks, early checks and check order (items 4, 6, 12)', () => {
     expect(r3.err).toContain(`qlora: output_dir ${process.cwd()} is the working folder or above it; choose a folder of its own (e.g. ${join(process.cwd(), 'out')})`);
     expect([r1.code, r2.code, r3.code]).toEqual([1, 1, 1]);
     expect(r1.err + r2.err + r3.err).not.toContain('loading');
+  });
+
+  it('free disk space is checked against what the run will write', async () => {
+    const d = join(dir, 'room');
+    await expect(checkOutputDir(d, 'output_dir', 2 ** 60)).rejects.toThrow(
+      new RegExp(`^output_dir ${d}: the disk has [\\d.]+ [KMGT]?i?B free, but this run will write up to 1\\.0 EiB; free some space or choose another folder$`),
+    );
+    await expect(checkOutputDir(d, 'output_dir', 1)).resolves.toBeUndefined();
   });
 
   it('train checks the model folder before the dataset; merge checks the adapter folder before loading the base', async () => {

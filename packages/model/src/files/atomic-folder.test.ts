@@ -63,7 +63,9 @@ describe('writeFolderAtomic', () => {
 
   it('keep: entries that are not the writer\'s move into the new folder (checkpoints beside an adapter)', async () => {
     const p = join(root, 'c');
-    await folder(p, { 'adapter.bin': 'old', 'checkpoint-1/x': '1', 'log.jsonl': 'l' });
+    const dead = deadPid();
+    // A dead writer's temporaries are not carried over.
+    await folder(p, { 'adapter.bin': 'old', 'checkpoint-1/x': '1', 'log.jsonl': 'l', [`.qlora-write-test-${dead}`]: 'x', [`.log.jsonl.${dead}.abc.tmp`]: 'half' });
     await writeFolderAtomic(p, async (t) => folder(t, { 'adapter.bin': 'new' }), { keep: (n) => !n.startsWith('adapter') });
     expect(await tree(p)).toEqual({ 'adapter.bin': 'new', 'checkpoint-1/x': '1', 'log.jsonl': 'l' });
   });

@@ -31,6 +31,17 @@ function rand(): string {
   return Math.random().toString(36).slice(2, 10);
 }
 
+/**
+ * A temporary file of a writer that is gone: atomicWriteFile's `.<name>.<pid>.<rand>.tmp`, the
+ * lock's `.qlora.lock.<pid>.<rand>`, the CLI's write probe, the earlier trainer's
+ * `.tmp-checkpoint-N-<pid>`.
+ */
+function deadTemporary(name: string): boolean {
+  const m =
+    /^\.tmp-checkpoint-\d+-(\d+)$/.exec(name) ?? /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/.exec(name) ?? /^\.qlora\.lock\.(\d+)\.[a-z0-9]+$/.exec(name) ?? /^\.qlora-write-test-(\d+)$/.exec(name);
+  return !!m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+}
+
 /** True when `pid` is a live process on this host (EPERM: alive, owned by someone else). */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -129,7 +140,8 @@ export async function writeFolderAtomic<T>(dir: string, fill: (tmp: string) => P
     result = await fill(tmp);
     const keep: string[] = [];
     if (o.keep && (await exists(target))) {
-      for (const name of await fs.readdir(target)) if (o.keep(name) && !(await exists(path.join(tmp, name)))) keep.push(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+      // A dead writer's temporaries are not kept: nothing stale moves into the new folder.
+      for (const name of await fs.readdir(target)) if (o.keep(name) && !deadTemporary(name) && !(await exists(path.join(tmp, name)))) keep.push(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
     }
     await fs.writeFile(path.join(tmp, COMMIT_FILE), JSON.stringify({ keep }));
     await fsyncTree(tmp);
@@ -199,10 +211,7 @@ export async function recoverFolders(parent: string, only?: string): Promise<str
     done.push(`removed the leftover ${path.join(parent, name)}`);
   }
   for (const n of names) {
-    // Temporaries of other writers: atomicWriteFile's `.<name>.<pid>.<rand>.tmp`, the lock's
-    // `.qlora.lock.<pid>.<rand>`, the write probe, the earlier trainer's `.tmp-checkpoint-N-<pid>`.
-    const m = /^\.tmp-checkpoint-\d+-(\d+)$/.exec(n) ?? /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/.exec(n) ?? /^\.qlora\.lock\.(\d+)\.[a-z0-9]+$/.exec(n) ?? /^\.qlora-write-test-(\d+)$/.exec(n);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
+    if (deadTemporary(n)) {
       await fs.rm(path.join(parent, n), { recursive: true, force: true });
       done.push(`removed the leftover ${path.join(parent, n)}`);
     }
