@@ -71,13 +71,16 @@ describe('browser fine-tuning page (Chromium, WebGPU)', () => {
     const logs: string[] = [];
     page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    // An uncaught page error (e.g. the module failed to load) ends the wait on the page's state too.
+    const failed = new Promise<never>((_, reject) => page.on('pageerror', (e) => reject(new Error(`page error: ${e.message}`))));
+    failed.catch(() => {});
     await page.goto(url);
     let got: PageState;
     try {
       // Each wait ends when the page's state changes: a step done, an answer written, or the end.
       let seen = '';
       for (;;) {
-        const key = await page.waitForFunction(
+        const key = await Promise.race([failed, page.waitForFunction(
           (prev) => {
             const q = window.__q;
             const k = q ? JSON.stringify([q.losses.length, q.before, q.after, q.done]) : '';
@@ -85,7 +88,7 @@ describe('browser fine-tuning page (Chromium, WebGPU)', () => {
           },
           seen,
           { timeout: 0, polling: 250 },
-        );
+        )]);
         seen = (await key.jsonValue()) as string;
         const [steps, , , done] = JSON.parse(seen) as [number, string, string, boolean];
         if (done) break;
