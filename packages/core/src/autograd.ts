@@ -17,6 +17,8 @@ export interface TapeNode {
 
 let gradEnabled = true;
 const tape = new Set<TapeNode>();
+/** Outputs whose node a backward() already ran and freed: a second backward through them fails. */
+const consumed = new WeakSet<Tensor>();
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -101,6 +103,19 @@ export function registerAutogradKernels(k: { accumulate: typeof accumulate; ones
  * ```
  */
 export function backward(root: Tensor, seed?: Tensor): void {
+  // PyTorch's rules, with its messages: an implicit gradient only for a scalar, a graph only once.
+  if (!seed && root.shape.reduce((a, b) => a * b, 1) !== 1) {
+    throw new QError('E_AUTOGRAD', `grad can be implicitly created only for scalar outputs (backward() on a tensor of shape [${root.shape}]: reduce it to a scalar first, e.g. with sum() or mean(), or pass a seed gradient)`);
+  }
+  if (seed && seed.shape.join() !== root.shape.join()) {
+    throw new QError('E_AUTOGRAD', `backward: the seed gradient has shape [${seed.shape}], the output has [${root.shape}]`);
+  }
+  const freed = (t: Tensor) =>
+    new QError('E_AUTOGRAD', `Trying to backward through the graph a second time: the ${t === root ? 'output' : 'graph'}'s saved values were freed by an earlier backward() (gradients would be silently missing); run the forward again`);
+  if (consumed.has(root)) throw freed(root);
+  if (!root.node && !root.requiresGrad) {
+    throw new QError('E_AUTOGRAD', 'element 0 of tensors does not require grad and does not have a grad_fn (backward() on a tensor computed without any input that requires grad)');
+  }
   noGrad(() => {
     const order: Tensor[] = [];
     const seen = new Set<Tensor>();
@@ -120,6 +135,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
       if (i < inputs.length) {
         top[1]++;
         const x = inputs[i]!;
+        if (consumed.has(x)) throw freed(x);
         if (x.requiresGrad && !seen.has(x)) stack.push([x, 0]);
       } else {
         stack.pop();
@@ -146,6 +162,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
       const gins = tidy(() => node.backward(g, node.saved));
       freeNode(node);
       t.node = null;
+      consumed.add(t);
       if (g !== seed || ownedSeed) g.release();
       grads.delete(t);
       node.inputs.forEach((x, j) => {

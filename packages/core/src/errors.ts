@@ -67,6 +67,9 @@ export class DeviceError extends QError {
 
 function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
+  // JSON.stringify writes NaN and ±Infinity as null, which hid what was wrong.
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (v === undefined) return 'undefined';
   try {
     return JSON.stringify(v) ?? String(v);
   } catch {

@@ -1,7 +1,7 @@
 /**
  * Options of {@link quantizeNF4}: one interface, defaults in one place, one validator.
  */
-import { ConfigError } from '@q/core';
+import { ConfigError, normalizeKeys } from '@q/core';
 import { QUANT_TYPES, type QuantType } from './codebooks';
 import { ORIGIN_DTYPES, type OriginDtype } from './origin-dtype';
 import { checkBlocksize } from './quantized-tensor';
@@ -43,7 +43,11 @@ export const QUANTIZE_DEFAULTS: Readonly<Required<Omit<QuantizeOptions, 'shape'>
  * ```
  */
 export function validateQuantizeOptions(opts: QuantizeOptions = {}): ResolvedQuantizeOptions {
-  const o = { ...QUANTIZE_DEFAULTS, ...stripUndefined(opts) };
+  // Unknown keys (e.g. bitsandbytes' `compress_statistics`) are refused with a suggestion.
+  const given = normalizeKeys(opts ?? {}, ['blocksize', 'quantType', 'doubleQuant', 'shape', 'dtype'], 'quantizeNF4', {
+    aliases: { compress_statistics: 'doubleQuant', quant_type: 'quantType', bnb_4bit_use_double_quant: 'doubleQuant', bnb_4bit_quant_type: 'quantType' },
+  }) as QuantizeOptions;
+  const o = { ...QUANTIZE_DEFAULTS, ...stripUndefined(given) };
   checkBlocksize(o.blocksize, 'blocksize', 'quantizeNF4');
   if (!QUANT_TYPES.includes(o.quantType)) {
     throw new ConfigError('quantType', QUANT_TYPES.map((t) => `'${t}'`).join(' or '), o.quantType, 'quantizeNF4');

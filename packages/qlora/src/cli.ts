@@ -1,30 +1,14 @@
 /**
- * The `qlora` executable. Errors from @q (a bad config, a missing file) are printed as one line
- * naming what to fix; anything else keeps its stack. The WebGPU device is released at the end,
- * or Node would not exit (Dawn keeps the event loop alive).
+ * The `qlora` executable. Errors a user can fix (a bad config, a missing file, a full disk) are
+ * printed as one line naming what to fix (see cli/run-cli.ts); anything else keeps its stack. The
+ * WebGPU device is released at the end, or Node would not exit (Dawn keeps the event loop alive).
  */
-import { CommanderError } from 'commander';
-import { QError } from '@q/core';
-import { buildProgram } from './cli/program';
+import { runCli } from './cli/run-cli';
 import { processIO } from './run/io';
 import { disposeDevice } from './run/dispose';
 
-async function main(): Promise<number> {
-  const io = processIO();
-  const program = buildProgram(io);
-  try {
-    await program.parseAsync(process.argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof QError) {
-      io.stderr.write(`\nqlora: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  } finally {
-    disposeDevice();
-  }
+try {
+  process.exitCode = await runCli(process.argv, processIO());
+} finally {
+  disposeDevice();
 }
-
-process.exitCode = await main();

@@ -45,7 +45,13 @@ export async function parseSafetensorsHeader(
   if (src.size < 8) {
     throw new FormatError(fileName, `file is ${src.size} bytes; a safetensors file starts with an 8-byte header length`);
   }
-  const n = readU64(await src.read(0, 8));
+  const head = await src.read(0, 8);
+  const n = readU64(head);
+  if (!Number.isFinite(n)) {
+    // Past 2^53 a number cannot hold it: say the exact value, not "Infinity".
+    const exact = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+    throw new FormatError(fileName, `header length ${exact} exceeds the ${MAX_SAFETENSORS_HEADER_BYTES}-byte cap; not a safetensors file?`);
+  }
   checkHeaderLength(n, src.size, fileName);
   return decodeSafetensorsHeader(await src.read(8, n), src.size, fileName);
 }

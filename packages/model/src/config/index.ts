@@ -4,3 +4,4 @@ export { modelConfigToJson, type ModelConfigToJsonOptions } from './model-config
 export { parseModelConfig } from './parse-model-config';
 export { ropeInverseFrequencies } from './rope';
 export { validateModelConfig } from './validate-model-config';
+export { planModelMemory, checkMemoryPlan, formatBytes, MemoryPlanError, type MemoryPlan } from './memory-plan';

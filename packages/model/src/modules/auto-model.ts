@@ -2,9 +2,12 @@
  * transformers' AutoModelForCausalLM for @q: `fromPretrained(dir, { quantizationConfig })` and
  * `fromConfig(config, { seed })`, plus `savePretrained` for full models.
  */
-import { getDevice, type QDevice, type SafetensorsEntry } from '@q/core';
-import { loadModelConfig, modelConfigToJson, type ModelConfig } from '../config';
+import { getDevice, normalizeKeys, type QDevice, type SafetensorsEntry } from '@q/core';
+import { validateBitsAndBytesConfig } from '@q/nf4';
+import { checkMemoryPlan, loadModelConfig, modelConfigToJson, type ModelConfig } from '../config';
 import { openCheckpoint } from '../files';
+import { FormatError } from '@q/core';
+import { checkpointLayout } from './random-weights';
 import { buildCausalLM, memorySource, type LinearFactory, type TensorSource } from './load';
 import { randomWeights } from './random-weights';
 import { quantizingLinear, bnbLinear } from './quant-linear';
@@ -21,10 +24,62 @@ export interface FromPretrainedOptions {
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
+async function hostMemoryBytes(): Promise<number> {
+  try {
+    const os = (await import(/* @vite-ignore */ 'node:' + 'os')) as typeof import('node:os');
+    return os.totalmem();
+  } catch {
+    return Infinity; // a browser does not say; the GPU's buffer limit still applies
+  }
+}
+
+/** Refuses a config whose weights cannot fit, before any tensor is allocated. */
+async function planOrRefuse(cfg: ModelConfig, dev: QDevice, q: Record<string, unknown> | null | undefined, source: string): Promise<void> {
+  const quantized = !!(q && (q.loadIn4bit ?? q.load_in_4bit)) || !!(cfg.quantizationConfig && (cfg.quantizationConfig.load_in_4bit === true || cfg.quantizationConfig._load_in_4bit === true));
+  checkMemoryPlan(cfg, { quantized, hostBytes: await hostMemoryBytes(), maxBufferBytes: dev.info.limits.maxBufferSize, source });
+}
+
+const PRETRAINED_KEYS = ['quantizationConfig', 'dev', 'onProgress'];
+
+/**
+ * Unknown option keys are refused with a suggestion (`{ bnb4bitUseDoubleQuant: true }` belongs in
+ * quantizationConfig), and a quantizationConfig is checked even when it does not load in 4-bit.
+ */
+function checkOptions<T>(o: T, known: string[], source: string): T {
+  const norm = normalizeKeys(o ?? {}, known, source) as T & { quantizationConfig?: Record<string, unknown> | null };
+  if (norm.quantizationConfig != null) validateBitsAndBytesConfig(norm.quantizationConfig);
+  return norm;
+}
+
 function quantOptions(q: Record<string, unknown> | null | undefined): LinearFactory | undefined {
   if (!q) return undefined;
   if (!(q.loadIn4bit ?? q.load_in_4bit)) return undefined;
   return quantizingLinear(q);
+}
+
+/**
+ * Tensors of the checkpoint that this config does not use (num_hidden_layers set lower than the
+ * checkpoint has, another architecture's names) are refused: loading them silently would give a
+ * different model than the checkpoint holds. transformers only warns; we say which and stop.
+ * Ignored as transformers ignores them: lm_head.weight of a tied model, rotary inv_freq buffers.
+ */
+function refuseUnusedTensors(cfg: ModelConfig, names: string[], prequantized: boolean, dir: string): void {
+  const used = new Set(checkpointLayout(cfg).map(([n]) => n));
+  const unused = names.filter((n) => {
+    if (used.has(n) || (n === 'lm_head.weight' && cfg.tieWordEmbeddings) || n.endsWith('rotary_emb.inv_freq')) return false;
+    // bitsandbytes' quant state rides beside each 4-bit weight: `<name>.weight.absmax`, ...
+    if (prequantized) {
+      const m = /^(.*_proj\.weight)\.[a-z_.]+(__(nf4|fp4))?$/.exec(n);
+      if (m && used.has(m[1]!)) return false;
+    }
+    return true;
+  });
+  if (unused.length) {
+    throw new FormatError(
+      dir,
+      `${unused.length} tensor(s) of the checkpoint are not used by config.json (${cfg.numHiddenLayers} layers): ${unused.slice(0, 4).map((n) => `"${n}"`).join(', ')}${unused.length > 4 ? ', ...' : ''}; does config.json belong to these weights?`,
+    );
+  }
 }
 
 export const AutoModelForCausalLM = {
@@ -38,9 +93,11 @@ export const AutoModelForCausalLM = {
    * });
    * ```
    */
-  async fromPretrained(dir: string, o: FromPretrainedOptions = {}): Promise<CausalLM> {
+  async fromPretrained(dir: string, opts: FromPretrainedOptions = {}): Promise<CausalLM> {
+    const o = checkOptions(opts, PRETRAINED_KEYS, 'fromPretrained');
     const cfg = await loadModelConfig(dir);
     const dev = o.dev ?? (await getDevice());
+    await planOrRefuse(cfg, dev, o.quantizationConfig, `${dir}/config.json`);
     const ckpt = await openCheckpoint(dir);
     const qc = cfg.quantizationConfig;
     const prequantized = !!qc && (qc.load_in_4bit === true || qc._load_in_4bit === true) && ckpt.names().some((n) => n.includes('.quant_state.bitsandbytes__'));
@@ -56,6 +113,7 @@ export const AutoModelForCausalLM = {
         ? bnbLinear(async (n) => (ckpt.has(n) ? { dtype: ckpt.info(n).dtype as never, shape: ckpt.info(n).shape, data: await ckpt.readBytes(n) } : null), dir)
         : quantOptions(o.quantizationConfig);
       const checkShape = prequantized ? (n: string) => !/_proj\.weight$/.test(n) : () => true;
+      refuseUnusedTensors(cfg, ckpt.names(), prequantized, dir);
       return await buildCausalLM(cfg, src, { dev, linear, onProgress: o.onProgress, checkShape });
     } finally {
       await ckpt.close();
@@ -70,10 +128,13 @@ export const AutoModelForCausalLM = {
    * const model = await AutoModelForCausalLM.fromConfig(cfg, { seed: 0 });
    * ```
    */
-  async fromConfig(cfg: ModelConfig, o: FromPretrainedOptions & { seed?: number; weights?: Record<string, SafetensorsEntry> } = {}): Promise<CausalLM> {
+  async fromConfig(cfg: ModelConfig, opts: FromPretrainedOptions & { seed?: number; weights?: Record<string, SafetensorsEntry> } = {}): Promise<CausalLM> {
+    const o = checkOptions(opts, [...PRETRAINED_KEYS, 'seed', 'weights'], 'fromConfig');
+    const dev = o.dev ?? (await getDevice());
+    await planOrRefuse(cfg, dev, o.quantizationConfig, 'fromConfig');
     const tensors = o.weights ?? randomWeights(cfg, o.seed ?? 0);
     const src = memorySource('random weights', tensors as Record<string, { shape: number[]; data: Float32Array }>);
-    return buildCausalLM(cfg, src, { dev: o.dev ?? (await getDevice()), linear: quantOptions(o.quantizationConfig), onProgress: o.onProgress });
+    return buildCausalLM(cfg, src, { dev, linear: quantOptions(o.quantizationConfig), onProgress: o.onProgress });
   },
 };
 

@@ -1,11 +1,12 @@
 import { nodeModules } from '../files';
 /**
  * Writes a Hugging Face model folder: config.json (no quantization_config), model.safetensors or
- * shards with model.safetensors.index.json past maxShardSize, in f32, f16 or bf16. Every file is
- * written to a temporary name and renamed, so an interrupted save never leaves a corrupt model.
+ * shards with model.safetensors.index.json past maxShardSize, in f32, f16 or bf16. The folder is
+ * written whole beside the target and renamed in (writeFolderAtomic): an interrupted save leaves
+ * the old folder or the new one, and no stale shard or index of an earlier save survives.
  */
 import { f32ToBf16, f32ToF16, planShards, shardFileName, writeSafetensors, SAFETENSORS_INDEX_FILE, type LazySafetensorsEntry } from '@q/core';
-import { atomicWriteFile, atomicWriteWith } from '../files';
+import { atomicWriteFile, atomicWriteWith, writeFolderAtomic } from '../files';
 import type { ModelConfig } from '../config';
 import { configJsonText } from './auto-model';
 import type { CausalLM } from './causal-lm';
@@ -22,13 +23,35 @@ export interface SaveModelOptions {
   maxShardSize?: number;
   /** generation_config.json content, when there is one to keep. */
   generationConfig?: Record<string, unknown> | null;
+  /** Writes more files (the tokenizer) into the folder before it is renamed into place. */
+  alsoWrite?: (dir: string) => Promise<unknown>;
 }
+
+/**
+ * Files a model save owns in its folder: replaced or removed by a new save. Anything else already
+ * in the folder (a user's notes, a training run's checkpoints) is kept.
+ */
+export const MODEL_FOLDER_FILE = /^(config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|model\.safetensors\.index\.json|pytorch_model.*\.bin(\.index\.json)?|tokenizer.*|special_tokens_map\.json|vocab\.json|merges\.txt|chat_template\.jinja|added_tokens\.json|adapter_config\.json|adapter_model\.(safetensors|bin))$/;
 
 const ST_DTYPE = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' } as const;
 const BYTES = { float32: 4, float16: 2, bfloat16: 2 } as const;
 
 export async function saveModelFolder(dir: string, cfg: ModelConfig, entries: SaveEntry[], o: SaveModelOptions = {}): Promise<string[]> {
+  // Refused before anything is written: an incomplete model folder must never appear.
   checkTensorSet(cfg, entries.map(([n, s]) => [n, s]), dir);
+  return writeFolderAtomic(
+    dir,
+    async (tmp) => {
+      const files = await writeModelFiles(tmp, cfg, entries, o);
+      await o.alsoWrite?.(tmp);
+      return files;
+    },
+    { keep: (n) => !MODEL_FOLDER_FILE.test(n) },
+  );
+}
+
+/** The files of {@link saveModelFolder}, written straight into `dir` (e.g. a folder being built). */
+export async function writeModelFiles(dir: string, cfg: ModelConfig, entries: SaveEntry[], o: SaveModelOptions = {}): Promise<string[]> {
   const { fs, path } = await nodeModules();
   await fs.mkdir(dir, { recursive: true });
   const dtype = o.dtype ?? 'float32';
@@ -87,11 +110,26 @@ export async function savePretrained(model: CausalLM, dir: string, o: SaveModelO
  * await saveQuantizedPretrained(model, 'out/model-bnb-4bit', { loadIn4bit: true, bnb4bitQuantType: 'nf4' });
  * ```
  */
-export async function saveQuantizedPretrained(model: CausalLM, dir: string, quantizationConfig: Record<string, unknown>): Promise<void> {
-  const { fs, path } = await nodeModules();
+export async function saveQuantizedPretrained(
+  model: CausalLM,
+  dir: string,
+  quantizationConfig: Record<string, unknown>,
+  o: Pick<SaveModelOptions, 'alsoWrite'> = {},
+): Promise<void> {
+  await writeFolderAtomic(
+    dir,
+    async (tmp) => {
+      await writeQuantizedFiles(model, tmp, quantizationConfig);
+      await o.alsoWrite?.(tmp);
+    },
+    { keep: (n) => !MODEL_FOLDER_FILE.test(n) },
+  );
+}
+
+async function writeQuantizedFiles(model: CausalLM, dir: string, quantizationConfig: Record<string, unknown>): Promise<void> {
+  const { path } = await nodeModules();
   const { QuantLinear } = await import('./quant-linear');
   const { toQuantizationConfigJson, validateBitsAndBytesConfig } = await import('@q/nf4');
-  await fs.mkdir(dir, { recursive: true });
   const entries: Record<string, LazySafetensorsEntry> = {};
   for (const slot of model.linearSlots()) {
     const l = slot.get();

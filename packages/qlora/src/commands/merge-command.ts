@@ -4,6 +4,8 @@
  * merge does; `--load-in-4bit` merges into the dequantized NF4 base the adapter was trained on.
  */
 import { resolve } from 'node:path';
+import { loadModelConfig, lockDir, planModelMemory } from '@q/model';
+import { checkInputDir, checkModelFits, checkOutputDir } from '../run/preflight';
 import { QLORA_BNB_CONFIG } from '@q/nf4';
 import type { MergeSaveDtype } from '../config';
 import { say, type CliIO } from '../run/io';
@@ -19,6 +21,22 @@ export interface MergeCommandOptions {
 }
 
 export async function runMerge(io: CliIO, o: MergeCommandOptions): Promise<string> {
+  // Before the base is loaded: the adapter folder is complete and --out can be written.
+  await checkInputDir(o.base, 'base model folder', ['config.json', ['model.safetensors', 'model.safetensors.index.json']]);
+  await checkInputDir(o.adapter, 'adapter folder', ['adapter_config.json', 'adapter_model.safetensors']);
+  const mcfg = await loadModelConfig(resolve(o.base));
+  checkModelFits(mcfg, `${resolve(o.base)}/config.json`, !!o.loadIn4bit);
+  const params = planModelMemory(mcfg).parameters;
+  await checkOutputDir(o.out, '--out', params * (o.dtype === 'float32' ? 4 : 2) + 32 * 2 ** 20);
+  const lock = await lockDir(resolve(o.out), 'qlora merge');
+  try {
+    return await mergeLocked(io, o);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function mergeLocked(io: CliIO, o: MergeCommandOptions): Promise<string> {
   const { loaded, model: merged, report } = await mergeAdapterFolder(
     io,
     { path: o.base, tokenizer: o.tokenizer, quantizationConfig: o.loadIn4bit ? { ...QLORA_BNB_CONFIG, bnb4bitComputeDtype: 'float32' } : null },

@@ -49,6 +49,6 @@ export function describeMerge(report: MergeReport, from?: string): string {
 
 /** Writes `model` (config.json + safetensors in `dtype`) and the tokenizer files to `dir`. */
 export async function saveMergedModel(model: CausalLM, dir: string, dtype: MergeSaveDtype, saveTokenizer: (dir: string) => Promise<void>): Promise<void> {
-  await saveMerged(model, dir, { dtype });
-  await saveTokenizer(dir);
+  // One folder, renamed in whole: weights, config and tokenizer appear together.
+  await saveMerged(model, dir, { dtype, alsoWrite: saveTokenizer });
 }

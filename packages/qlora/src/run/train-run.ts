@@ -8,8 +8,10 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
+import { loadModelConfig, lockDir, planModelMemory, projShape, recoverFolder, type ModelConfig } from '@q/model';
 import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
-import { builtinDatasetPath } from '../builtin';
+import { builtinDatasetPath, builtinModelConfig } from '../builtin';
+import { checkInputDir, checkModelFits, checkOutputDir } from './preflight';
 import type { CausalLM } from '@q/model';
 import type { MergeReport } from '@q/merge';
 import type { TrainConfig } from '../config';
@@ -45,6 +47,24 @@ async function loadRows(cfg: TrainConfig, io: CliIO): Promise<{ train: Dataset; 
   return { train, test };
 }
 
+/**
+ * At most what a run writes: the adapter, its checkpoints (adapter + two AdamW moments each), the
+ * merged model and the tokenizer. An upper bound: every projection is counted as a LoRA target.
+ */
+export function plannedOutputBytes(cfg: TrainConfig, model: ModelConfig): { output: number; merged: number } {
+  let perLayer = 0;
+  for (const p of ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']) {
+    const [o, i] = projShape(model, p);
+    perLayer += cfg.lora.r * (o + i);
+  }
+  const lora = perLayer * model.numHiddenLayers * 4;
+  const t = cfg.training;
+  const saves = t.saveStrategy === 'no' ? 0 : (t.saveTotalLimit ?? (t.maxSteps > 0 && t.saveSteps >= 1 ? Math.floor(t.maxSteps / t.saveSteps) + 1 : 4));
+  const tokenizer = 32 * 2 ** 20;
+  const merged = cfg.merge.enabled ? planModelMemory(model).parameters * (cfg.merge.dtype === 'float32' ? 4 : 2) + tokenizer : 0;
+  return { output: lora + saves * 3 * lora + tokenizer, merged };
+}
+
 function printAnswers(io: CliIO, title: string, qs: string[], answers: string[]): void {
   say(io, title);
   qs.forEach((q, i) => say(io, `  Q: ${q}\n  A: ${JSON.stringify(answers[i])}`));
@@ -61,6 +81,29 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
   const warn = (m: string) => note(io, `note: ${m}`);
   const out = resolve(cfg.training.outputDir);
 
+  // 0. Before anything is loaded: the model folder exists, the output folders can be written and
+  // have room, and no other run uses output_dir (held until the adapter and merge are saved).
+  if (cfg.model.path !== null) {
+    await checkInputDir(cfg.model.path, 'model folder', ['config.json', ['model.safetensors', 'model.safetensors.index.json']]);
+  }
+  if (cfg.model.tokenizer) await checkInputDir(cfg.model.tokenizer, 'tokenizer folder', [['tokenizer.json', 'tokenizer.model', 'vocab.json']]);
+  const modelCfg = cfg.model.path === null ? builtinModelConfig() : await loadModelConfig(resolve(cfg.model.path));
+  checkModelFits(modelCfg, cfg.model.path ? join(resolve(cfg.model.path), 'config.json') : 'the built-in model', !!cfg.quantizationConfig?.loadIn4bit);
+  const mergedOut = cfg.merge.enabled ? resolve(cfg.merge.outputDir ?? join(out, 'merged')) : null;
+  const bytes = plannedOutputBytes(cfg, modelCfg);
+  await checkOutputDir(out, 'output_dir', bytes.output + (mergedOut?.startsWith(`${out}/`) ? bytes.merged : 0));
+  if (mergedOut && !mergedOut.startsWith(`${out}/`)) await checkOutputDir(mergedOut, 'merge.output_dir', bytes.merged);
+  for (const n of await recoverFolder(out)) note(io, `note: ${n}`);
+  const lock = await lockDir(out, 'qlora train');
+  for (const n of lock.notes) note(io, `note: ${n}`);
+  try {
+    return await trainLocked(cfg, io, t0, out, mergedOut, warn);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string, mergedOut: string | null, warn: (m: string) => void): Promise<TrainSummary> {
   // 1. Data: rows with `messages` get the tokenizer's chat template inside SFTTrainer.
   const { train, test } = await loadRows(cfg, io);
   say(io, `dataset: ${train.length} training rows${test ? `, ${test.length} held out` : ''}`);
@@ -105,8 +148,8 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
     const evalLossBefore = test ? (await trainer.evaluate()).evalLoss : null;
     const result = await trainer.train();
     const evalLossAfter = test ? (await trainer.evaluate()).evalLoss : null;
-    await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path });
-    await loaded.saveTokenizer(out);
+    // The adapter and the tokenizer appear together, or not at all (checkpoints and logs stay).
+    await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path, alsoWrite: loaded.saveTokenizer });
     const losses = trainer.state.logHistory.filter((e) => e.loss !== undefined).map((e) => e.loss!);
     say(io, `\ntrained ${result.globalStep} steps in ${result.metrics.trainRuntime.toFixed(1)} s: training loss ${losses[0]?.toFixed(3)} -> ${losses[losses.length - 1]?.toFixed(3)}`);
     if (evalLossBefore !== null) say(io, `held-out loss ${evalLossBefore.toFixed(3)} -> ${evalLossAfter!.toFixed(3)}`);
@@ -116,7 +159,7 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
     let mergedDir: string | null = null;
     let after: string[] = [];
     if (cfg.merge.enabled) {
-      mergedDir = resolve(cfg.merge.outputDir ?? join(out, 'merged'));
+      mergedDir = mergedOut!;
       let merged: CausalLM;
       let report: MergeReport;
       if (cfg.quantizationConfig?.loadIn4bit && cfg.merge.base === 'full-precision') {

@@ -7,8 +7,9 @@
  * `{% generation %}` tags (users.md #3).
  */
 import { applyChatTemplate, type ChatMessage } from '@q/chat-template';
-import { ConfigError, ValueError } from '@q/core';
+import { ConfigError, QError, ValueError } from '@q/core';
 import type { AutoTokenizer } from '@q/model';
+import { rowLabel } from '../dataset/row-origin';
 
 export interface Example {
   inputIds: number[];
@@ -31,6 +32,10 @@ export interface TokenizeReport {
   truncated: number;
   /** Set when pad == eos: the eos labels are still kept (only padding is masked), so say so. */
   padIsEos: boolean;
+  /** Rows dropped because every label was masked (they teach nothing). */
+  noLabel: number;
+  /** Rows read. */
+  rows: number;
 }
 
 function specialTokens(tok: AutoTokenizer): Record<string, string> {
@@ -46,15 +51,26 @@ function specialTokens(tok: AutoTokenizer): Record<string, string> {
 export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTokenizer, o: TokenizeOptions): Example {
   let ids: number[];
   let mask: number[] | null = null;
+  if (row.messages !== undefined && row.messages !== null && !Array.isArray(row.messages)) {
+    // Not datasetTextField's fault: the row has a conversation column of the wrong type.
+    throw new ValueError(`${rowLabel(row, i)}: "messages" must be an array of {role, content} objects, got ${typeof row.messages === 'string' ? `a string (${JSON.stringify(row.messages.slice(0, 40))}${row.messages.length > 40 ? '...' : ''})` : typeof row.messages}`);
+  }
   if (Array.isArray(row.messages)) {
-    if (!tok.settings.chatTemplate) throw new ValueError(`row ${i} has "messages" but the tokenizer has no chat_template: give one in tokenizer_config.json`);
-    const r = applyChatTemplate(row.messages as ChatMessage[], {
-      chatTemplate: tok.settings.chatTemplate,
-      tokenizer: tok,
-      tokenize: true,
-      specialTokens: specialTokens(tok),
-      returnAssistantTokensMask: o.assistantOnlyLoss,
-    });
+    if (!tok.settings.chatTemplate) throw new ValueError(`${rowLabel(row, i)} has "messages" but the tokenizer has no chat_template: give one in tokenizer_config.json`);
+    let r: ReturnType<typeof applyChatTemplate>;
+    try {
+      r = applyChatTemplate(row.messages as ChatMessage[], {
+        chatTemplate: tok.settings.chatTemplate,
+        tokenizer: tok,
+        tokenize: true,
+        specialTokens: specialTokens(tok),
+        returnAssistantTokensMask: o.assistantOnlyLoss,
+      });
+    } catch (e) {
+      // Name the row by its line in the file: "messages[2].content: ..." alone does not say which.
+      if (e instanceof QError) throw new ValueError(`${rowLabel(row, i)}: ${e.message}`);
+      throw e;
+    }
     ids = r.inputIds!;
     if (o.assistantOnlyLoss) mask = r.assistantMasks!;
   } else if (typeof row.prompt === 'string' && typeof row.completion === 'string') {
@@ -66,7 +82,7 @@ export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTo
   } else {
     const text = row[o.datasetTextField];
     if (typeof text !== 'string') {
-      throw new ConfigError('datasetTextField', `a string column in every row (row ${i} has columns ${Object.keys(row).join(', ')})`, o.datasetTextField, 'SFTConfig');
+      throw new ConfigError('datasetTextField', `a string column in every row (${rowLabel(row, i)} has columns ${Object.keys(row).join(', ')})`, o.datasetTextField, 'SFTConfig');
     }
     ids = tok.encode(text, { addSpecialTokens: true });
     if (o.appendEos && tok.eosTokenId !== null && ids[ids.length - 1] !== tok.eosTokenId) ids = [...ids, tok.eosTokenId];
@@ -79,16 +95,18 @@ export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTo
   return { inputIds: ids, labels };
 }
 
-/** Tokenizes every row; rows that end up with no label are dropped (they teach nothing). */
+/** Tokenizes every row; rows that end up with no label are dropped (they teach nothing) and counted. */
 export function tokenizeRows(rows: Iterable<Record<string, unknown>>, tok: AutoTokenizer, o: TokenizeOptions): { examples: Example[]; report: TokenizeReport } {
   const examples: Example[] = [];
   let truncated = 0;
+  let noLabel = 0;
   let i = 0;
   for (const row of rows) {
     const ex = tokenizeRow(row, i++, tok, o);
     if (o.maxLength !== null && ex.inputIds.length === o.maxLength) truncated++;
     if (ex.labels.some((l) => l !== -100)) examples.push(ex);
+    else noLabel++;
   }
   const padIsEos = tok.padTokenId !== null && tok.padTokenId === tok.eosTokenId;
-  return { examples, report: { truncated, padIsEos } };
+  return { examples, report: { truncated, padIsEos, noLabel, rows: i } };
 }

@@ -4,6 +4,7 @@
  */
 import { FormatError } from '@q/core';
 import type { Row } from './dataset';
+import { setRowOrigin } from './row-origin';
 
 /** File formats a dataset may come in. */
 export type DatasetFormat = 'json' | 'jsonl' | 'parquet';
@@ -33,7 +34,7 @@ export async function parseRows(name: string, data: ArrayBuffer | Uint8Array | s
     if (typeof data === 'string') throw new FormatError(name, 'parquet data must be bytes, not text');
     return parseParquet(name, data);
   }
-  const text = typeof data === 'string' ? data : new TextDecoder('utf-8').decode(data);
+  const text = typeof data === 'string' ? data : decodeUtf8(name, data);
   return format === 'jsonl' ? parseJsonl(name, text) : parseJson(name, text);
 }
 
@@ -51,6 +52,7 @@ export function parseJsonl(name: string, text: string): Row[] {
       throw new FormatError(name, `line ${i + 1}: malformed JSON (${(e as Error).message})`);
     }
     if (!isRow(value)) throw new FormatError(name, `line ${i + 1}: expected a JSON object, got ${kind(value)}`);
+    setRowOrigin(value, `${name} line ${i + 1}`);
     rows.push(value);
   }
   return rows;
@@ -70,6 +72,7 @@ export function parseJson(name: string, text: string): Row[] {
   if (rows === undefined) throw new FormatError(name, 'expected an array of rows or an object with a "data" array');
   rows.forEach((r: unknown, i: number) => {
     if (!isRow(r)) throw new FormatError(name, `row ${i}: expected a JSON object, got ${kind(r)}`);
+    setRowOrigin(r, `${name} row ${i}`);
   });
   return rows as Row[];
 }
@@ -85,9 +88,10 @@ export async function parseParquet(name: string, data: ArrayBuffer | Uint8Array)
   } catch (e) {
     throw new FormatError(name, `cannot read parquet: ${(e as Error).message}`);
   }
-  return rows.map((row) => {
+  return rows.map((row, i) => {
     const out: Row = {};
     for (const [k, v] of Object.entries(row)) out[k] = toSafeNumber(v);
+    setRowOrigin(out, `${name} row ${i}`);
     return out;
   });
 }
@@ -103,6 +107,50 @@ function isRow(v: unknown): v is Row {
 
 function kind(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * Strict UTF-8: a file in another encoding is refused at its first bad byte, as Python's
+ * datasets does, instead of being read with replacement characters.
+ */
+function decodeUtf8(name: string, data: ArrayBuffer | Uint8Array): string {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const lo = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let k = 0; k < lo; k++) if (bytes[k] === 0x0a) line++;
+    throw new FormatError(name, `not valid UTF-8 at byte ${lo} (line ${line}); save the file as UTF-8`);
+  }
+}
+
+/** Offset of the first byte that starts no valid UTF-8 sequence (WHATWG's decoder rules). */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let n = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c < 0x80) n = 0;
+    else if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return b.length;
 }
 
 function stripBom(text: string): string {

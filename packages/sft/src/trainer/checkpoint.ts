@@ -1,12 +1,13 @@
 /**
  * Trainer checkpoints that resume exactly (users.md #6): the adapter (or full weights), the
- * optimizer's moments, the step, the data position and the log history. Written into a temporary
- * folder and renamed into place, so a crash mid-save never corrupts the previous checkpoint.
+ * optimizer's moments, the step, the data position and the log history. Written whole beside
+ * checkpoint-N and renamed in (writeFolderAtomic): re-saving checkpoint-N renames the old one
+ * aside first, so a crash at any moment leaves a complete checkpoint-N, old or new.
  */
 import { readSafetensors, serializeSafetensors, FormatError, type SafetensorsEntry, type Tensor } from '@q/core';
-import { atomicWriteFile, fileSource, pathExists, readJsonFile, savePretrained, type CausalLM } from '@q/model';
+import { atomicWriteFile, fileSource, pathExists, readJsonFile, removeFolderAtomic, writeFolderAtomic, writeModelFiles, type CausalLM } from '@q/model';
 import { nodeModules } from '@q/model';
-import { saveAdapter, PeftModel } from '@q/lora';
+import { writeAdapterFiles, assertFiniteTensors, PeftModel } from '@q/lora';
 import type { AdamW, AdamWStateDict } from '@q/optim';
 import type { LogEntry } from './loss-plot';
 
@@ -31,13 +32,8 @@ export async function saveCheckpoint(
   args: Record<string, unknown>,
   saveTotalLimit: number | null,
 ): Promise<string> {
-  const { fs, path } = await node();
+  const { path } = await node();
   const final = path.join(outputDir, `checkpoint-${state.globalStep}`);
-  const tmp = path.join(outputDir, `.tmp-checkpoint-${state.globalStep}-${process.pid}`);
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(tmp, { recursive: true });
-  if (model instanceof PeftModel) await saveAdapter(model, tmp);
-  else await savePretrained(model, tmp);
   const sd = await opt.stateDict();
   const tensors: Record<string, SafetensorsEntry> = {};
   const steps: Record<string, number> = {};
@@ -46,28 +42,34 @@ export async function saveCheckpoint(
     tensors[`${name}.exp_avg_sq`] = { dtype: 'F32', shape: [s.expAvgSq.length], data: s.expAvgSq };
     steps[name] = s.step;
   }
-  await atomicWriteFile(path.join(tmp, 'optimizer.safetensors'), serializeSafetensors(tensors, { step: String(sd.step), param_steps: JSON.stringify(steps) }));
-  await atomicWriteFile(
-    path.join(tmp, 'trainer_state.json'),
-    JSON.stringify(
-      {
-        global_step: state.globalStep,
-        epoch: state.epoch,
-        max_steps: state.maxSteps,
-        num_train_epochs: state.numTrainEpochs,
-        log_history: state.logHistory,
-        q_batch_in_epoch: state.batchInEpoch,
-      },
-      null,
-      2,
-    ),
-  );
-  await atomicWriteFile(path.join(tmp, 'training_args.json'), JSON.stringify(args, null, 2));
-  await fs.rm(final, { recursive: true, force: true });
-  await fs.rename(tmp, final);
+  assertFiniteTensors(tensors, `${final}/optimizer.safetensors`);
+  await writeFolderAtomic(final, async (tmp) => {
+    if (model instanceof PeftModel) await writeAdapterFiles(model, tmp);
+    else {
+      const entries = model.namedParameters().map(([n, t]) => [n, [...t.shape], async () => (await t.read()) as Float32Array] as [string, number[], () => Promise<Float32Array>]);
+      await writeModelFiles(tmp, model.config, entries);
+    }
+    await atomicWriteFile(path.join(tmp, 'optimizer.safetensors'), serializeSafetensors(tensors, { step: String(sd.step), param_steps: JSON.stringify(steps) }));
+    await atomicWriteFile(
+      path.join(tmp, 'trainer_state.json'),
+      JSON.stringify(
+        {
+          global_step: state.globalStep,
+          epoch: state.epoch,
+          max_steps: state.maxSteps,
+          num_train_epochs: state.numTrainEpochs,
+          log_history: state.logHistory,
+          q_batch_in_epoch: state.batchInEpoch,
+        },
+        null,
+        2,
+      ),
+    );
+    await atomicWriteFile(path.join(tmp, 'training_args.json'), JSON.stringify(args, null, 2));
+  });
   if (saveTotalLimit !== null && saveTotalLimit > 0) {
     const all = await listCheckpoints(outputDir);
-    for (const old of all.slice(0, Math.max(0, all.length - saveTotalLimit))) await fs.rm(old, { recursive: true, force: true });
+    for (const old of all.slice(0, Math.max(0, all.length - saveTotalLimit))) await removeFolderAtomic(old);
   }
   return final;
 }
@@ -123,12 +125,27 @@ export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, o
   } finally {
     await src.close();
   }
+  return validTrainerState(st, stateFile);
+}
+
+/** trainer_state.json's fields, each checked: a step of "abc" must not resume at step NaN. */
+export function validTrainerState(st: Record<string, unknown>, file: string): TrainerState {
+  const int = (key: string, v: unknown, min: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new FormatError(file, `"${key}" must be an integer >= ${min}, got ${JSON.stringify(v) ?? String(v)}`);
+    return v;
+  };
+  const num = (key: string, v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new FormatError(file, `"${key}" must be a finite number >= 0, got ${JSON.stringify(v) ?? String(v)}`);
+    return v;
+  };
+  const log = st.log_history ?? [];
+  if (!Array.isArray(log) || !log.every((e) => e !== null && typeof e === 'object' && !Array.isArray(e))) throw new FormatError(file, '"log_history" must be an array of objects');
   return {
-    globalStep: Number(st.global_step),
-    epoch: Number(st.epoch),
-    batchInEpoch: Number(st.q_batch_in_epoch ?? 0),
-    logHistory: (st.log_history as LogEntry[]) ?? [],
-    maxSteps: Number(st.max_steps),
-    numTrainEpochs: Number(st.num_train_epochs),
+    globalStep: int('global_step', st.global_step, 0),
+    epoch: num('epoch', st.epoch),
+    batchInEpoch: int('q_batch_in_epoch', st.q_batch_in_epoch ?? 0, 0),
+    logHistory: log as LogEntry[],
+    maxSteps: int('max_steps', st.max_steps, 0),
+    numTrainEpochs: num('num_train_epochs', st.num_train_epochs),
   };
 }

@@ -4,13 +4,14 @@
  */
 import { backward, keep, noGrad, tidy, addInPlace, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
 import type { AutoTokenizer, CausalLM } from '@q/model';
-import { nodeModules } from '@q/model';
+import { atomicWriteFile, nodeModules, lockDir, recoverFolder, recoverFolders } from '@q/model';
 import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';
 import { validateSftConfig, adamWFromArgs, scheduleFromArgs, type SFTConfig } from '../args';
 import { Dataset } from '../dataset';
 import { tokenizeRows, collate, packExamples, type Example } from '../data';
 import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint';
+import { NonFiniteGuard } from './nonfinite-guard';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
 
@@ -96,13 +97,22 @@ export class SFTTrainer {
       assistantOnlyLoss: this.args.assistantOnlyLoss,
       appendEos: true,
     };
-    const tr = tokenizeRows(rowsOf(o.trainDataset), o.tokenizer, tokOpts);
+    const trainRows = rowsOf(o.trainDataset);
+    if (trainRows.length === 0) throw new ValueError('the training dataset has no rows (is the data file empty?)');
+    const tr = tokenizeRows(trainRows, o.tokenizer, tokOpts);
+    if (tr.report.noLabel > 0 && tr.report.noLabel < tr.report.rows) {
+      this.warn(`${tr.report.noLabel} of ${tr.report.rows} training rows have no token to learn (every label masked) and were dropped`);
+    }
     if (tr.report.padIsEos) {
       this.warn('pad token == eos token: padding is masked by the attention mask, not by token id, so eos labels are kept and the model still learns to stop');
     }
     if (tr.report.truncated) this.warn(`${tr.report.truncated} examples were truncated to maxLength ${this.args.maxLength}`);
     this.trainSet = this.args.packing && this.args.maxLength ? packExamples(tr.examples, this.args.maxLength) : tr.examples;
-    if (this.trainSet.length === 0) throw new ValueError('the training set has no example with a label: check datasetTextField and the loss masks');
+    if (this.trainSet.length === 0) {
+      throw new ValueError(
+        `none of the ${tr.report.rows} training rows has a token to learn: every label is masked (check completion_only_loss / assistant_only_loss and the chat template's {% generation %} markers)`,
+      );
+    }
     this.evalSet = o.evalDataset ? tokenizeRows(rowsOf(o.evalDataset), o.tokenizer, tokOpts).examples : null;
     this.progress = o.progress === false ? silentProgress : (o.progress ?? terminalProgress());
     this.onLog = o.onLog;
@@ -152,19 +162,53 @@ export class SFTTrainer {
   async train(o: { resumeFromCheckpoint?: string | boolean } = {}): Promise<TrainOutput> {
     const args = this.args;
     const { fs, path } = await node();
+    // A save of output_dir itself (the adapter at its top) that a kill interrupted is finished
+    // first, or its checkpoints would be out of sight in a temporary folder.
+    for (const n of await recoverFolder(args.outputDir)) this.warn(n);
     await fs.mkdir(args.outputDir, { recursive: true });
+    // One run per output_dir; a lock left by a dead process is taken over.
+    const lock = await lockDir(args.outputDir, `SFTTrainer.train (${args.outputDir})`);
+    for (const n of lock.notes) this.warn(n);
+    try {
+      return await this.trainLocked(o, fs, path);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async trainLocked(
+    o: { resumeFromCheckpoint?: string | boolean },
+    fs: Awaited<ReturnType<typeof node>>['fs'],
+    path: Awaited<ReturnType<typeof node>>['path'],
+  ): Promise<TrainOutput> {
+    const args = this.args;
+    // Finish or remove what a killed run left half-written (checkpoints, the adapter).
+    for (const n of await recoverFolders(args.outputDir)) this.warn(n);
     const params = this.model.trainableParameters();
     if (params.length === 0) throw new ValueError('no trainable parameters: give a peftConfig, or a model whose parameters require grad');
     const { config: adamCfg, warnings } = adamWFromArgs(args);
     for (const w of warnings) this.warn(w);
     const opt = new AdamW(params, adamCfg);
     const schedule = scheduleFromArgs(args, this.state.maxSteps);
+    let lastCheckpoint: string | null = null;
+    const guard = new NonFiniteGuard({ lossScaling: false, lastGood: () => lastCheckpoint });
+    // transformers reads logging/eval/save steps below 1 as a fraction of all steps.
+    const ratio = (x: number) => (x > 0 && x < 1 ? Math.ceil(this.state.maxSteps * x) : x);
+    const saveSteps = ratio(args.saveSteps);
+    const loggingSteps = Math.max(1, ratio(args.loggingSteps));
     const resume = o.resumeFromCheckpoint ?? args.resumeFromCheckpoint;
     if (resume) {
       const dir = resume === true ? (await listCheckpoints(args.outputDir)).pop() : String(resume);
       if (!dir) throw new ValueError(`resumeFromCheckpoint: no checkpoint-* folder in ${args.outputDir}`);
-      this.state = await loadCheckpoint(dir, this.model, opt);
+      const saved = await loadCheckpoint(dir, this.model, opt);
+      // transformers: max_steps and the epochs come from the current arguments, not the checkpoint,
+      // so a run resumed with a larger max_steps trains on to it.
+      this.state = { ...saved, maxSteps: this.state.maxSteps, numTrainEpochs: this.state.numTrainEpochs };
+      // Entries logged after the checkpoint (by the run that was stopped) are dropped, so steps
+      // are not repeated in trainer_log.jsonl.
+      await this.rewriteLog(path.join(args.outputDir, 'trainer_log.jsonl'), this.state.globalStep);
       this.progress.log(`resumed from ${dir} at step ${this.state.globalStep}`);
+      lastCheckpoint = dir;
     }
     const logFile = path.join(args.outputDir, 'trainer_log.jsonl');
     const dev = this.causal().dev;
@@ -181,6 +225,7 @@ export class SFTTrainer {
       await fs.appendFile(logFile, `${JSON.stringify(e)}\n`);
       this.onLog?.(e);
     };
+    let lastEval = -1;
     this.setTraining(true);
     try {
       while (this.state.globalStep < this.state.maxSteps) {
@@ -204,11 +249,20 @@ export class SFTTrainer {
           tokensSeen += b.tokens;
           tokWindow += b.tokens;
         });
-        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : Infinity);
+        // max_grad_norm 0 turns clipping off (transformers); the norm is still measured for the guard.
+        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : 3.4e38);
         const [gradNorm, loss] = await Promise.all([clip.read(), stepLoss.item()]);
         stepLoss.release();
         const lr = schedule(this.state.globalStep);
-        if (Number.isFinite(gradNorm)) opt.step({ lr, gradScale: clip.coef });
+        let verdict: 'update' | 'skip';
+        try {
+          verdict = guard.check(this.state.globalStep + 1, loss, gradNorm);
+        } catch (e) {
+          clip.release();
+          opt.zeroGrad();
+          throw e;
+        }
+        if (verdict === 'update') opt.step({ lr, gradScale: clip.coef });
         else this.warn(`step ${this.state.globalStep + 1}: gradient norm is ${gradNorm}; the update was skipped`);
         clip.release();
         opt.zeroGrad();
@@ -222,8 +276,9 @@ export class SFTTrainer {
         const step = this.state.globalStep;
         const now = Date.now();
         const tps = tokWindow / Math.max(1e-3, (now - tWindow) / 1000);
-        this.progress.update(step, this.state.maxSteps, { loss, lr, 'tok/s': tps });
-        const logNow = args.loggingStrategy === 'steps' && (step % args.loggingSteps === 0 || (args.loggingFirstStep && step === 1) || step === this.state.maxSteps);
+        // The bar shows the mean loss of the current logging window: what the log line will say.
+        this.progress.update(step, this.state.maxSteps, { loss: lossSum / lossCount, lr, 'tok/s': tps });
+        const logNow = args.loggingStrategy === 'steps' && (step % loggingSteps === 0 || (args.loggingFirstStep && step === 1) || step === this.state.maxSteps);
         if (logNow) {
           const e: LogEntry = {
             step,
@@ -240,28 +295,34 @@ export class SFTTrainer {
           await log(e);
           this.progress.log(`step ${step}: loss ${e.loss!.toFixed(4)} | lr ${lr.toExponential(2)} | grad_norm ${gradNorm.toFixed(3)} | ${Math.round(tps)} tok/s`);
         }
-        const evalEvery = args.evalStrategy === 'steps' ? (args.evalSteps ?? args.loggingSteps) : 0;
-        if (this.evalSet && evalEvery > 0 && step % evalEvery === 0) {
+        const epochEnded = this.state.batchInEpoch === 0;
+        const evalEvery = args.evalStrategy === 'steps' ? ratio(args.evalSteps ?? args.loggingSteps) : 0;
+        if (this.evalSet && ((evalEvery > 0 && step % evalEvery === 0) || (args.evalStrategy === 'epoch' && epochEnded))) {
           const ev = await this.evaluate();
           await log({ step, epoch: this.state.epoch, eval_loss: ev.evalLoss });
           this.progress.log(`step ${step}: eval_loss ${ev.evalLoss.toFixed(4)}`);
+          lastEval = step;
         }
-        if (args.saveStrategy === 'steps' && args.saveSteps > 0 && step % args.saveSteps === 0 && step < this.state.maxSteps) {
-          const dir = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
-          this.progress.log(`saved ${dir}`);
+        const saveNow = (args.saveStrategy === 'steps' && saveSteps > 0 && step % saveSteps === 0) || (args.saveStrategy === 'epoch' && epochEnded);
+        if (saveNow && step < this.state.maxSteps) {
+          await this.checkWeights(guard, step);
+          lastCheckpoint = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+          this.progress.log(`saved ${lastCheckpoint}`);
         }
       }
-      if (this.evalSet && args.evalStrategy !== 'no') {
+      // The final evaluation, unless the last step was just evaluated (it was logged twice).
+      if (this.evalSet && args.evalStrategy !== 'no' && lastEval !== this.state.globalStep) {
         const ev = await this.evaluate();
         await log({ step: this.state.globalStep, epoch: this.state.epoch, eval_loss: ev.evalLoss });
       }
+      await this.checkWeights(guard, this.state.globalStep);
       if (args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
     } finally {
       this.progress.done();
       opt.release();
       this.setTraining(false);
     }
-    await fs.writeFile(path.join(args.outputDir, 'loss.svg'), lossPlotSvg(this.state.logHistory, 'training loss'));
+    await atomicWriteFile(path.join(args.outputDir, 'loss.svg'), lossPlotSvg(this.state.logHistory, 'training loss'));
     const seconds = (Date.now() - t0) / 1000;
     const losses = this.state.logHistory.filter((e) => e.loss !== undefined);
     return {
@@ -269,6 +330,29 @@ export class SFTTrainer {
       trainingLoss: losses.length ? losses.reduce((a, e) => a + e.loss!, 0) / losses.length : NaN,
       metrics: { trainRuntime: seconds, trainTokensPerSecond: tokensSeen / seconds, peakGpuBytes: dev.memory().peakBytes },
     };
+  }
+
+  /** The trainable weights, read back and checked: a non-finite one stops the run, unsaved. */
+  private async checkWeights(guard: NonFiniteGuard, step: number): Promise<void> {
+    const named = this.model.namedParameters().filter(([, t]) => t.requiresGrad);
+    const data = await Promise.all(named.map(async ([n, t]) => [n, (await t.read()) as Float32Array] as [string, Float32Array]));
+    guard.checkWeights(step, data);
+  }
+
+  /** Keeps the lines of trainer_log.jsonl up to `step` (a resumed run logs the later ones again). */
+  private async rewriteLog(file: string, step: number): Promise<void> {
+    const { fs } = await node();
+    const text = await fs.readFile(file, 'utf8').catch(() => null);
+    if (text === null) return;
+    const kept = text.split('\n').filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return (JSON.parse(l) as LogEntry).step <= step;
+      } catch {
+        return false;
+      }
+    });
+    await atomicWriteFile(file, kept.map((l) => `${l}\n`).join(''));
   }
 
   /** Mean token loss over the eval set (no dropout, no gradients). */
