@@ -8,13 +8,14 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
-import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
+import { detectMpiLaunch, loadDataset, selectLocalGpu, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath } from '../builtin';
 import type { TrainConfig } from '../config';
 import { note, say, type CliIO } from './io';
 import { loadModel } from './load-model';
 import { answerQuestions, previewQuestions, questionText } from './preview';
 import { mergePeft, saveMergedModel } from './merge-step';
+import { quietIO } from './launch-mpi';
 
 export interface TrainSummary {
   adapterDir: string;
@@ -56,6 +57,14 @@ function printAnswers(io: CliIO, title: string, qs: string[], answers: string[])
  */
 export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummary> {
   const t0 = Date.now();
+  // Under mpirun (data parallel) rank 0 prints and writes; the other ranks only train.
+  const launch = detectMpiLaunch();
+  const lead = (launch?.rank ?? 0) === 0;
+  if (!lead) io = quietIO(io);
+  if (launch) {
+    const gpu = await selectLocalGpu(launch.localRank, launch.localSize);
+    note(io, `data parallel: ${launch.size} ranks (Open MPI)${gpu ? `; local rank ${launch.localRank} uses the GPU at PCI ${gpu}` : ''}`);
+  }
   const warn = (m: string) => note(io, `note: ${m}`);
   const out = resolve(cfg.training.outputDir);
 
@@ -68,8 +77,8 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
   const { tokenizer } = loaded;
   say(io, `model: ${loaded.name}`);
 
-  const questions = test ? previewQuestions(test, cfg.preview.questions) : [];
-  if (cfg.preview.questions > 0 && questions.length === 0) note(io, 'preview: no held-out chat rows (set dataset.test_size) — skipping the before/after answers');
+  const questions = test && lead ? previewQuestions(test, cfg.preview.questions) : [];
+  if (lead && cfg.preview.questions > 0 && questions.length === 0) note(io, 'preview: no held-out chat rows (set dataset.test_size) — skipping the before/after answers');
   const qText = questions.map(questionText);
   const before = questions.length ? await answerQuestions(loaded.model, tokenizer, questions, cfg.preview.maxNewTokens) : [];
   if (questions.length) printAnswers(io, `\nBEFORE training${cfg.builtin ? ' (random-initialised weights)' : ''}:`, qText, before);
@@ -96,15 +105,17 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
       progress: terminalProgress(io.stderr),
       warn,
     });
-    if (!cfg.training.resumeFromCheckpoint) {
+    if (lead && !cfg.training.resumeFromCheckpoint) {
       // The trainer appends to its log; a fresh run in a reused output_dir starts a fresh log.
       await rm(join(out, 'trainer_log.jsonl'), { force: true });
     }
     const evalLossBefore = test ? (await trainer.evaluate()).evalLoss : null;
     const result = await trainer.train();
     const evalLossAfter = test ? (await trainer.evaluate()).evalLoss : null;
-    await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path });
-    await loaded.saveTokenizer(out);
+    if (lead) {
+      await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path });
+      await loaded.saveTokenizer(out);
+    }
     const losses = trainer.state.logHistory.filter((e) => e.loss !== undefined).map((e) => e.loss!);
     say(io, `\ntrained ${result.globalStep} steps in ${result.metrics.trainRuntime.toFixed(1)} s: training loss ${losses[0]?.toFixed(3)} -> ${losses[losses.length - 1]?.toFixed(3)}`);
     if (evalLossBefore !== null) say(io, `held-out loss ${evalLossBefore.toFixed(3)} -> ${evalLossAfter!.toFixed(3)}`);
@@ -113,7 +124,7 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
     // 6. merge_and_unload → save_pretrained; 7. answers from the merged model.
     let mergedDir: string | null = null;
     let after: string[] = [];
-    if (cfg.merge.enabled) {
+    if (cfg.merge.enabled && lead) {
       mergedDir = resolve(cfg.merge.outputDir ?? join(out, 'merged'));
       const { model: merged, report } = await mergePeft(peft, cfg.merge.dtype);
       owner = merged;
