@@ -3,7 +3,7 @@
  * (`node dp-worker.mjs '<json>'`, the single-process reference) or under mpirun. Trains a tiny
  * Llama-architecture model with LoRA (dropout on, so its seeding is checked too) and, on rank 0,
  * writes the LoRA weights to `<out>/weights.json`.
- *   json: { out, accumulation, steps, saveSteps?, killRank?, killAtReduce?, resume? }
+ *   json: { out, accumulation, steps, saveSteps?, killRank?, killAtReduce?, throwInstead?, resume? }
  */
 import { getDevice, device } from '@q/core';
 import { AutoModelForCausalLM, AutoTokenizer, parseModelConfig } from '@q/model';
@@ -13,16 +13,20 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const o = JSON.parse(process.argv[2]!) as {
-  out: string; tokenizer: string; accumulation: number; steps: number; saveSteps?: number; killRank?: number; killAtReduce?: number; resume?: string;
+  out: string; tokenizer: string; accumulation: number; steps: number; saveSteps?: number; killRank?: number; killAtReduce?: number; throwInstead?: boolean; resume?: string;
 };
 
-// The rank dies (SIGKILL, as the OOM killer would) at its n-th gradient all-reduce.
-function dying(c: Communicator, rank: number, at: number): Communicator {
+// The rank dies (SIGKILL, as the OOM killer would) or throws (as on a device error) at its n-th
+// gradient all-reduce.
+function dying(c: Communicator, rank: number, at: number, throwInstead: boolean): Communicator {
   let calls = 0;
   return {
     rank: c.rank, size: c.size, localRank: c.localRank, localSize: c.localSize, backend: c.backend,
     allreduceSum(buf) {
-      if (c.rank === rank && ++calls === at) process.kill(process.pid, 'SIGKILL');
+      if (c.rank === rank && ++calls === at) {
+        if (throwInstead) throw new Error('injected failure');
+        process.kill(process.pid, 'SIGKILL');
+      }
       c.allreduceSum(buf);
     },
     allreduceSum64: (b) => c.allreduceSum64(b),
@@ -34,7 +38,7 @@ function dying(c: Communicator, rank: number, at: number): Communicator {
 
 await getDevice();
 const world = await openWorld();
-const comm = o.killRank !== undefined ? dying(world, o.killRank, o.killAtReduce ?? 1) : world;
+const comm = o.killRank !== undefined ? dying(world, o.killRank, o.killAtReduce ?? 1, o.throwInstead ?? false) : world;
 const tok = await AutoTokenizer.fromPretrained(o.tokenizer);
 const cfg = parseModelConfig(
   { model_type: 'llama', vocab_size: 32000, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1 },

@@ -87,12 +87,15 @@ describe('data parallel on MPI (2 ranks)', () => {
     expect(maxDiff(resumed, single)).toBeLessThan(1e-5);
   }, 300_000);
 
-  it('a killed rank ends the job with an error and leaves only complete checkpoints', async () => {
+  it.each([
+    ['killed (SIGKILL)', false, /signal 9|Killed/],
+    ['failing (an exception: MPI_Abort)', true, /rank 1: Error: injected failure[^]*MPI_ABORT was invoked on rank 1/],
+  ])('a %s rank ends the job with an error and leaves only complete checkpoints', async (_what, throwInstead, message) => {
     const out = tmp('kill');
-    // Rank 1 is SIGKILLed at its third gradient all-reduce (step 3), after checkpoints 1 and 2.
-    const r = await run({ out, accumulation: 1, steps: 4, saveSteps: 1, killRank: 1, killAtReduce: 3 }, 2);
+    // Rank 1 dies at its third gradient all-reduce (step 3), after checkpoints 1 and 2.
+    const r = await run({ out, accumulation: 1, steps: 4, saveSteps: 1, killRank: 1, killAtReduce: 3, throwInstead }, 2);
     expect(r.status).not.toBe(0);
-    expect(r.output).toMatch(/signal 9|Killed/);
+    expect(r.output).toMatch(message);
     const names = readdirSync(out);
     expect(names).not.toContain('weights.json');
     expect(names).not.toContain('loss.svg');
