@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, loadavg } from 'node:os';
 import { checkpointLayout } from '@q/model';
 import { openWorld } from '@q/sft';
 import { qwen05Config } from './qwen-shape';
@@ -60,20 +60,21 @@ function measure(n: number, iters = n <= 2 ** 20 ? 40 : n <= 2 ** 24 ? 12 : 5): 
   return { floats: n, bytes: n * 4, iters: times.length, medianMs, minMs: times[0]!, busGBs };
 }
 
-const sweepRows = sweep.map(measure);
+const sweepRows = sweep.map((n) => measure(n));
 const rows = workloads.filter((w) => w.floats <= maxFloats).map((w) => ({ ...w, ...measure(w.floats, 30) }));
-// time = latency + bytes / bandwidth, from the fastest call of each size (the machine this ran on is
-// shared: medians include the time a rank waits while its peer is descheduled; minima are the
-// uncontended cost). Latency from the smallest buffer, bandwidth from the buffers of >= 4 MiB.
-const big = sweepRows.filter((r) => r.bytes >= 4 * 2 ** 20);
+// time = latency + bytes / bandwidth. The machine this ran on may be shared: a call then waits
+// whenever its peer is descheduled, and medians measure the scheduler more than MPI. The fit takes
+// the fastest call of each size: latency from the smallest buffer, bandwidth as the best
+// bytes / time over buffers of >= 1 MiB (a call during which both ranks kept their cores).
 const latencyUs = sweepRows[0]!.minMs * 1e3;
-const algGBs = big.length ? big.map((r) => r.bytes / ((r.minMs - latencyUs / 1e3) / 1e3) / 1e9).sort((a, b) => a - b)[Math.floor(big.length / 2)]! : NaN;
-const fit = { latencyUs, algGBs, from: 'minimum per size; bandwidth = median over buffers >= 4 MiB' };
+const big = sweepRows.filter((r) => r.bytes >= 2 ** 20);
+const algGBs = Math.max(...big.map((r) => r.bytes / ((r.minMs - latencyUs / 1e3) / 1e3) / 1e9));
+const fit = { latencyUs, algGBs, from: 'latency: fastest call at 1024 floats; bandwidth: best bytes/time over buffers >= 1 MiB' };
 const predicted = workloads.map((w) => ({ name: w.name, floats: w.floats, bytes: w.floats * 4, modelMs: latencyUs / 1e3 + (w.floats * 4) / (algGBs * 1e9) * 1e3 }));
 
 if (comm.rank === 0) {
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
-  console.log(`MPI_Allreduce (f32 sum, in place), ${comm.size} ranks on ${hostname()} (${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`);
+  console.log(`MPI_Allreduce (f32 sum, in place), ${comm.size} ranks on ${hostname()} (${cpus().length} cores: ${cpus()[0]?.model ?? '?'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
   console.log('floats       MiB      median ms  min ms    bus GB/s');
   for (const r of sweepRows) console.log(`${String(r.floats).padEnd(12)} ${mib(r.bytes).padStart(8)} ${r.medianMs.toFixed(3).padStart(10)} ${r.minMs.toFixed(3).padStart(8)} ${r.busGBs.toFixed(2).padStart(10)}`);
   for (const r of rows) console.log(`${r.name}: ${r.floats} floats (${mib(r.bytes)} MiB): median ${r.medianMs.toFixed(2)} ms, min ${r.minMs.toFixed(2)} ms`);
@@ -84,7 +85,7 @@ if (comm.rank === 0) {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(
       out,
-      `${JSON.stringify({ benchmark: 'allreduce', backend: comm.backend, ranks: comm.size, host: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, date: new Date().toISOString(), sweep: sweepRows, workloads: rows, fit, predicted }, null, 2)}\n`,
+      `${JSON.stringify({ benchmark: 'allreduce', backend: comm.backend, ranks: comm.size, host: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, date: new Date().toISOString(), loadAverage: loadavg(), sweep: sweepRows, workloads: rows, fit, predicted }, null, 2)}\n`,
     );
     console.log(`wrote ${out}`);
   }

@@ -21,6 +21,8 @@ export function openWorld(): Promise<Communicator> {
     const comm = await openMpiCommunicator(launch);
     // A rank that exits with an error ends the job (MPI_Abort); otherwise the other ranks would wait
     // forever in their next collective, or in MPI_Finalize.
+    // Say why before MPI_Abort ends the job (Node's own report of the error can be lost with it).
+    process.on('uncaughtExceptionMonitor', (e) => void process.stderr.write(`[q/sft] rank ${comm.rank}: ${(e as Error)?.stack ?? e}\n`));
     process.once('exit', (code) => (code === 0 ? comm.finalize() : comm.abort(code, `[q/sft] rank ${comm.rank} exited with code ${code}: ending the job`)));
     return comm;
   })();
