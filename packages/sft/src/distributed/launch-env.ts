@@ -20,8 +20,13 @@ function int(env: Record<string, string | undefined>, name: string): number | nu
   return n;
 }
 
+/** The process's environment; empty in a browser, where no launcher exists. */
+export function processEnv(): Record<string, string | undefined> {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+}
+
 /** The launch this process belongs to, or null when it runs alone (no MPI launcher). */
-export function detectMpiLaunch(env: Record<string, string | undefined> = process.env): MpiLaunch | null {
+export function detectMpiLaunch(env: Record<string, string | undefined> = processEnv()): MpiLaunch | null {
   const rank = int(env, 'OMPI_COMM_WORLD_RANK');
   const size = int(env, 'OMPI_COMM_WORLD_SIZE');
   if (rank === null || size === null) return null;

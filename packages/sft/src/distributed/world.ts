@@ -3,12 +3,12 @@
  * single-process world. MPI is initialised once, on first use, and finalised at process exit.
  */
 import { singleProcess, type Communicator } from './communicator';
-import { detectMpiLaunch } from './launch-env';
+import { detectMpiLaunch, processEnv } from './launch-env';
 
 let world: Promise<Communicator> | null = null;
 
 /** The world size this process will join, known from the environment before MPI starts. */
-export function worldSizeFromEnv(env: Record<string, string | undefined> = process.env): number {
+export function worldSizeFromEnv(env: Record<string, string | undefined> = processEnv()): number {
   return detectMpiLaunch(env)?.size ?? 1;
 }
 
