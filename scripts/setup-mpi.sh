@@ -7,7 +7,7 @@ set -euo pipefail
 say() { printf '[setup-mpi] %s\n' "$*"; }
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-if command -v mpirun >/dev/null && { ldconfig -p 2>/dev/null | grep -q 'libmpi\.so\.40'; }; then
+if command -v mpirun >/dev/null && ldconfig -p 2>/dev/null | grep 'libmpi\.so\.40' >/dev/null; then
   say "already set up: $(mpirun --version 2>/dev/null | head -n1)"
   exit 0
 fi
