@@ -22,7 +22,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['webgpu'],
+  // koffi (the MPI benchmark's FFI) is a native addon, as webgpu is.
+  external: ['webgpu', 'koffi'],
   alias,
   // CommonJS dependencies (cli-progress) require Node built-ins; an ESM bundle needs a require.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },

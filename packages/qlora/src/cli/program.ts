@@ -2,11 +2,12 @@
  * The `qlora` command line, built with commander (which also writes every `--help`). Each
  * subcommand is a thin wrapper over a function in ../commands, so scripts can call the same code.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { runChat, runGenerate, runInfo, runMerge, runQuantize, runTrainCommand } from '../commands';
 import { MERGE_DTYPES, type MergeSaveDtype } from '../config';
 import type { CliIO } from '../run/io';
+import { launchMpi } from '../run/launch-mpi';
 
 const version = (createRequire(import.meta.url)('@q/qlora/package.json') as { version: string }).version;
 
@@ -65,6 +66,8 @@ export function buildProgram(io: CliIO): Command {
     .command('train')
     .argument('[config]', 'training config (.json, .yaml or .yml); without one, the built-in demo runs')
     .description('fine-tune with QLoRA: load in 4-bit, add LoRA, SFT, save the adapter (and merge)')
+    .option('--nproc <n>', 'data parallel: run N ranks under Open MPI\'s mpirun (same as: mpirun -np N qlora train config)', int('--nproc', 1))
+    .option('--mpirun-args <args>', 'extra mpirun arguments, e.g. --mpirun-args="--host a:2,b:2" or "--oversubscribe"')
     .addHelpText(
       'after',
       `
@@ -79,9 +82,15 @@ Config sections (camelCase or Hugging Face snake_case keys):
 
 Example:
   qlora train                      # the built-in demo
-  qlora train examples/train.yaml`,
+  qlora train examples/train.yaml
+  qlora train examples/train.yaml --nproc 2    # data parallel, 2 ranks (docs/scale-out.md)`,
     )
-    .action(async (config?: string) => {
+    .action(async (config: string | undefined, o: { nproc?: number; mpirunArgs?: string }) => {
+      if (o.nproc !== undefined && o.nproc > 1) {
+        const code = await launchMpi(io, { nproc: o.nproc, cli: process.argv[1]!, config, mpirunArgs: o.mpirunArgs });
+        if (code !== 0) throw new CommanderError(code, 'qlora.mpirun', `mpirun exited with code ${code}`);
+        return;
+      }
       await runTrainCommand(io, config);
     });
 

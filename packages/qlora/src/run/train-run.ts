@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
 import { loadModelConfig, lockDir, planModelMemory, projShape, recoverFolder, type ModelConfig } from '@q/model';
-import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
+import { detectMpiLaunch, loadDataset, selectLocalGpu, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath, builtinModelConfig } from '../builtin';
 import { checkInputDir, checkModelFits, checkOutputDir } from './preflight';
 import type { CausalLM } from '@q/model';
@@ -19,6 +19,7 @@ import { note, say, type CliIO } from './io';
 import { loadModel } from './load-model';
 import { answerQuestions, previewQuestions, questionText } from './preview';
 import { describeMerge, mergeAdapterFolder, mergePeft, saveMergedModel } from './merge-step';
+import { quietIO } from './launch-mpi';
 
 export interface TrainSummary {
   adapterDir: string;
@@ -78,6 +79,14 @@ function printAnswers(io: CliIO, title: string, qs: string[], answers: string[])
  */
 export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummary> {
   const t0 = Date.now();
+  // Under mpirun (data parallel) rank 0 prints and writes; the other ranks only train.
+  const launch = detectMpiLaunch();
+  const lead = (launch?.rank ?? 0) === 0;
+  if (!lead) io = quietIO(io);
+  if (launch) {
+    const gpu = await selectLocalGpu(launch.localRank, launch.localSize);
+    note(io, `data parallel: ${launch.size} ranks (Open MPI)${gpu ? `; local rank ${launch.localRank} uses the GPU at PCI ${gpu}` : ''}`);
+  }
   const warn = (m: string) => note(io, `note: ${m}`);
   const out = resolve(cfg.training.outputDir);
 
@@ -91,19 +100,21 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
   checkModelFits(modelCfg, cfg.model.path ? join(resolve(cfg.model.path), 'config.json') : 'the built-in model', !!cfg.quantizationConfig?.loadIn4bit);
   const mergedOut = cfg.merge.enabled ? resolve(cfg.merge.outputDir ?? join(out, 'merged')) : null;
   const bytes = plannedOutputBytes(cfg, modelCfg);
+  // Only rank 0 writes (data parallel): it alone checks, recovers and locks the output folders.
+  if (!lead) return trainLocked(cfg, io, t0, out, mergedOut, warn, lead);
   await checkOutputDir(out, 'output_dir', bytes.output + (mergedOut?.startsWith(`${out}/`) ? bytes.merged : 0));
   if (mergedOut && !mergedOut.startsWith(`${out}/`)) await checkOutputDir(mergedOut, 'merge.output_dir', bytes.merged);
   for (const n of await recoverFolder(out)) note(io, `note: ${n}`);
   const lock = await lockDir(out, 'qlora train');
   for (const n of lock.notes) note(io, `note: ${n}`);
   try {
-    return await trainLocked(cfg, io, t0, out, mergedOut, warn);
+    return await trainLocked(cfg, io, t0, out, mergedOut, warn, lead);
   } finally {
     await lock.release();
   }
 }
 
-async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string, mergedOut: string | null, warn: (m: string) => void): Promise<TrainSummary> {
+async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string, mergedOut: string | null, warn: (m: string) => void, lead: boolean): Promise<TrainSummary> {
   // 1. Data: rows with `messages` get the tokenizer's chat template inside SFTTrainer.
   const { train, test } = await loadRows(cfg, io);
   say(io, `dataset: ${train.length} training rows${test ? `, ${test.length} held out` : ''}`);
@@ -113,8 +124,8 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
   const { tokenizer } = loaded;
   say(io, `model: ${loaded.name}`);
 
-  const questions = test ? previewQuestions(test, cfg.preview.questions) : [];
-  if (cfg.preview.questions > 0 && questions.length === 0) note(io, 'preview: no held-out chat rows (set dataset.test_size) — skipping the before/after answers');
+  const questions = test && lead ? previewQuestions(test, cfg.preview.questions) : [];
+  if (lead && cfg.preview.questions > 0 && questions.length === 0) note(io, 'preview: no held-out chat rows (set dataset.test_size) — skipping the before/after answers');
   const qText = questions.map(questionText);
   const before = questions.length ? await answerQuestions(loaded.model, tokenizer, questions, cfg.preview.maxNewTokens) : [];
   if (questions.length) printAnswers(io, `\nBEFORE training${cfg.builtin ? ' (random-initialised weights)' : ''}:`, qText, before);
@@ -141,15 +152,17 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
       progress: terminalProgress(io.stderr),
       warn,
     });
-    if (!cfg.training.resumeFromCheckpoint) {
+    if (lead && !cfg.training.resumeFromCheckpoint) {
       // The trainer appends to its log; a fresh run in a reused output_dir starts a fresh log.
       await rm(join(out, 'trainer_log.jsonl'), { force: true });
     }
     const evalLossBefore = test ? (await trainer.evaluate()).evalLoss : null;
     const result = await trainer.train();
     const evalLossAfter = test ? (await trainer.evaluate()).evalLoss : null;
-    // The adapter and the tokenizer appear together, or not at all (checkpoints and logs stay).
-    await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path, alsoWrite: loaded.saveTokenizer });
+    if (lead) {
+      // The adapter and the tokenizer appear together, or not at all (checkpoints and logs stay).
+      await saveAdapter(peft, out, { baseModelNameOrPath: loaded.path, alsoWrite: loaded.saveTokenizer });
+    }
     const losses = trainer.state.logHistory.filter((e) => e.loss !== undefined).map((e) => e.loss!);
     say(io, `\ntrained ${result.globalStep} steps in ${result.metrics.trainRuntime.toFixed(1)} s: training loss ${losses[0]?.toFixed(3)} -> ${losses[losses.length - 1]?.toFixed(3)}`);
     if (evalLossBefore !== null) say(io, `held-out loss ${evalLossBefore.toFixed(3)} -> ${evalLossAfter!.toFixed(3)}`);
@@ -158,7 +171,7 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
     // 6. merge_and_unload → save_pretrained; 7. answers from the merged model.
     let mergedDir: string | null = null;
     let after: string[] = [];
-    if (cfg.merge.enabled) {
+    if (cfg.merge.enabled && lead) {
       mergedDir = mergedOut!;
       let merged: CausalLM;
       let report: MergeReport;

@@ -14,6 +14,7 @@ import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } fr
 import { NonFiniteGuard } from './nonfinite-guard';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
+import { detectMpiLaunch, GradientSync, microBatchesPerStep, openWorld, shardMicroBatches, type Communicator } from '../distributed';
 
 type Rows = Dataset<Record<string, unknown>> | Record<string, unknown>[];
 
@@ -36,6 +37,11 @@ export interface SFTTrainerOptions {
   /** Called with each log entry (loss, learning_rate, grad_norm, tokens_per_second, eval_loss). */
   onLog?: (e: LogEntry) => void;
   warn?: (m: string) => void;
+  /**
+   * The data-parallel world (see ../distributed). Default: MPI when the process was started by
+   * mpirun (OMPI_COMM_WORLD_* set), else one process. Only rank 0 logs, shows progress and saves.
+   */
+  communicator?: Communicator;
 }
 
 export interface TrainOutput {
@@ -62,6 +68,9 @@ export class SFTTrainer {
   private warn: (m: string) => void;
   private onLog?: (e: LogEntry) => void;
   private padId: number;
+  private comm: Communicator | null;
+  /** Data-parallel ranks and this process's rank, known from the launch before MPI starts. */
+  private world: { rank: number; size: number };
 
   constructor(o: SFTTrainerOptions) {
     this.warn = o.warn ?? ((m) => console.warn(`[q/sft] ${m}`));
@@ -114,7 +123,10 @@ export class SFTTrainer {
       );
     }
     this.evalSet = o.evalDataset ? tokenizeRows(rowsOf(o.evalDataset), o.tokenizer, tokOpts).examples : null;
-    this.progress = o.progress === false ? silentProgress : (o.progress ?? terminalProgress());
+    this.comm = o.communicator ?? null;
+    const launch = o.communicator ?? detectMpiLaunch();
+    this.world = { rank: launch?.rank ?? 0, size: launch?.size ?? 1 };
+    this.progress = o.progress === false || this.world.rank !== 0 ? silentProgress : (o.progress ?? terminalProgress());
     this.onLog = o.onLog;
     const perEpoch = this.updatesPerEpoch();
     const maxSteps = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * perEpoch);
@@ -130,9 +142,9 @@ export class SFTTrainer {
     return this.args.dataloaderDropLast ? Math.floor(this.trainSet.length / b) : Math.ceil(this.trainSet.length / b);
   }
 
-  /** transformers: ceil(batches / accumulation), at least 1. */
+  /** transformers: ceil(batches / (accumulation × ranks)), at least 1. */
   updatesPerEpoch(): number {
-    return Math.max(1, Math.ceil(this.batchesPerEpoch() / this.args.gradientAccumulationSteps));
+    return Math.max(1, Math.ceil(this.batchesPerEpoch() / microBatchesPerStep(this.args.gradientAccumulationSteps, this.world.size)));
   }
 
   /** The order of examples in an epoch: shuffled by (dataSeed, epoch), reproducible on resume. */
@@ -162,6 +174,13 @@ export class SFTTrainer {
   async train(o: { resumeFromCheckpoint?: string | boolean } = {}): Promise<TrainOutput> {
     const args = this.args;
     const { fs, path } = await node();
+    const comm = this.comm ?? (await openWorld());
+    if (comm.size !== this.world.size || comm.rank !== this.world.rank) {
+      throw new ValueError(`the communicator is rank ${comm.rank} of ${comm.size}, the trainer was built for rank ${this.world.rank} of ${this.world.size}`);
+    }
+    // Rank 0 writes every file (and alone locks output_dir); the others only compute.
+    const lead = comm.rank === 0;
+    if (!lead) return this.trainLocked(o, fs, path, comm, lead);
     // A save of output_dir itself (the adapter at its top) that a kill interrupted is finished
     // first, or its checkpoints would be out of sight in a temporary folder.
     for (const n of await recoverFolder(args.outputDir)) this.warn(n);
@@ -170,7 +189,7 @@ export class SFTTrainer {
     const lock = await lockDir(args.outputDir, `SFTTrainer.train (${args.outputDir})`);
     for (const n of lock.notes) this.warn(n);
     try {
-      return await this.trainLocked(o, fs, path);
+      return await this.trainLocked(o, fs, path, comm, lead);
     } finally {
       await lock.release();
     }
@@ -180,10 +199,13 @@ export class SFTTrainer {
     o: { resumeFromCheckpoint?: string | boolean },
     fs: Awaited<ReturnType<typeof node>>['fs'],
     path: Awaited<ReturnType<typeof node>>['path'],
+    comm: Communicator,
+    lead: boolean,
   ): Promise<TrainOutput> {
     const args = this.args;
     // Finish or remove what a killed run left half-written (checkpoints, the adapter).
-    for (const n of await recoverFolders(args.outputDir)) this.warn(n);
+    if (lead) for (const n of await recoverFolders(args.outputDir)) this.warn(n);
+    const sync = new GradientSync(comm);
     const params = this.model.trainableParameters();
     if (params.length === 0) throw new ValueError('no trainable parameters: give a peftConfig, or a model whose parameters require grad');
     const { config: adamCfg, warnings } = adamWFromArgs(args);
@@ -206,7 +228,7 @@ export class SFTTrainer {
       this.state = { ...saved, maxSteps: this.state.maxSteps, numTrainEpochs: this.state.numTrainEpochs };
       // Entries logged after the checkpoint (by the run that was stopped) are dropped, so steps
       // are not repeated in trainer_log.jsonl.
-      await this.rewriteLog(path.join(args.outputDir, 'trainer_log.jsonl'), this.state.globalStep);
+      if (lead) await this.rewriteLog(path.join(args.outputDir, 'trainer_log.jsonl'), this.state.globalStep);
       this.progress.log(`resumed from ${dir} at step ${this.state.globalStep}`);
       lastCheckpoint = dir;
     }
@@ -222,6 +244,7 @@ export class SFTTrainer {
     const nb = this.batchesPerEpoch();
     const log = async (e: LogEntry) => {
       this.state.logHistory.push(e);
+      if (!lead) return;
       await fs.appendFile(logFile, `${JSON.stringify(e)}\n`);
       this.onLog?.(e);
     };
@@ -231,24 +254,30 @@ export class SFTTrainer {
       while (this.state.globalStep < this.state.maxSteps) {
         const epoch = Math.floor(this.state.epoch);
         const order = this.order(epoch);
-        // Gather the micro-batches of one optimizer step (fewer at the end of an epoch).
-        const micro: Example[][] = [];
-        while (micro.length < args.gradientAccumulationSteps && this.state.batchInEpoch < nb) {
-          micro.push(this.microBatch(this.state.batchInEpoch++, order));
-        }
-        const batches = micro.map((m) => collate(m, this.padId, args.padToMultipleOf));
-        const numItems = batches.reduce((a, b) => a + b.numItems, 0);
+        // The micro-batches of one optimizer step (fewer at the end of an epoch): accumulation × ranks
+        // of them, this rank's share run here (../distributed/shard.ts).
+        const first = this.state.batchInEpoch;
+        const count = Math.min(microBatchesPerStep(args.gradientAccumulationSteps, comm.size), nb - first);
+        this.state.batchInEpoch += count;
+        const mine = shardMicroBatches(first, count, comm.rank, comm.size);
+        const batches = mine.map((k) => collate(this.microBatch(k, order), this.padId, args.padToMultipleOf));
+        // The loss is divided by the label tokens of the whole global step (num_items_in_batch).
+        const [numItems, stepTokens] = sync.sum([batches.reduce((a, b) => a + b.numItems, 0), batches.reduce((a, b) => a + b.tokens, 0)]);
         const stepLoss = keep(zeros([]));
-        batches.forEach((b, k) => {
+        batches.forEach((b, i) => {
+          // Seeded by the micro-batch's place in the global step, as a single process would.
+          const k = mine[i]! - first;
           if (this.model instanceof PeftModel) this.model.seedDropout(args.seed * 7919 + this.state.globalStep * 131 + k);
           tidy(() => {
-            const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, lossNormalizer: Math.max(numItems, 1) });
+            const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, lossNormalizer: Math.max(numItems!, 1) });
             backward(out.loss!);
             addInPlace(stepLoss, out.loss!);
           });
-          tokensSeen += b.tokens;
-          tokWindow += b.tokens;
         });
+        tokensSeen += stepTokens!;
+        tokWindow += stepTokens!;
+        // Sum across ranks once per optimizer step, after accumulation; clipping sees the sum.
+        await sync.allreduce(opt.parameters(), [stepLoss]);
         // max_grad_norm 0 turns clipping off (transformers); the norm is still measured for the guard.
         const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : 3.4e38);
         const [gradNorm, loss] = await Promise.all([clip.read(), stepLoss.item()]);
@@ -304,7 +333,7 @@ export class SFTTrainer {
           lastEval = step;
         }
         const saveNow = (args.saveStrategy === 'steps' && saveSteps > 0 && step % saveSteps === 0) || (args.saveStrategy === 'epoch' && epochEnded);
-        if (saveNow && step < this.state.maxSteps) {
+        if (lead && saveNow && step < this.state.maxSteps) {
           await this.checkWeights(guard, step);
           lastCheckpoint = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
           this.progress.log(`saved ${lastCheckpoint}`);
@@ -316,13 +345,18 @@ export class SFTTrainer {
         await log({ step: this.state.globalStep, epoch: this.state.epoch, eval_loss: ev.evalLoss });
       }
       await this.checkWeights(guard, this.state.globalStep);
-      if (args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+      if (lead && args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+    } catch (e) {
+      // One rank's failure ends the job, or the others would wait forever in their next all-reduce.
+      if (comm.size > 1) comm.abort(1, `[q/sft] rank ${comm.rank}: ${(e as Error).stack ?? e}`);
+      throw e;
     } finally {
       this.progress.done();
       opt.release();
+      sync.release();
       this.setTraining(false);
     }
-    await atomicWriteFile(path.join(args.outputDir, 'loss.svg'), lossPlotSvg(this.state.logHistory, 'training loss'));
+    if (lead) await atomicWriteFile(path.join(args.outputDir, 'loss.svg'), lossPlotSvg(this.state.logHistory, 'training loss'));
     const seconds = (Date.now() - t0) / 1000;
     const losses = this.state.logHistory.filter((e) => e.loss !== undefined);
     return {
@@ -363,7 +397,9 @@ export class SFTTrainer {
     const total = keep(zeros([]));
     let items = 0;
     const b = this.args.perDeviceEvalBatchSize;
-    for (let i = 0; i < examples.length; i += b) {
+    // Under data parallelism each rank evaluates every size-th batch and the sums are added.
+    const comm = this.world.size > 1 ? (this.comm ?? (await openWorld())) : null;
+    for (let i = (comm?.rank ?? 0) * b; i < examples.length; i += b * (comm?.size ?? 1)) {
       const batch = collate(examples.slice(i, i + b), this.padId);
       noGrad(() =>
         tidy(() => {
@@ -373,8 +409,9 @@ export class SFTTrainer {
       );
       items += batch.numItems;
     }
-    const sum = await total.item();
+    let sum = await total.item();
     total.release();
+    if (comm) [sum, items] = new GradientSync(comm).sum([sum, items]) as [number, number];
     if (wasTraining) this.setTraining(true);
     return { evalLoss: sum / Math.max(items, 1) };
   }
