@@ -6,7 +6,8 @@
 import { Tensor } from '../tensor';
 import { tensor } from '../create';
 import { backward } from '../autograd';
-import { registry, type CpuTensor } from '../op';
+import type { CpuTensor } from '../op';
+import { coreOps } from './all-ops';
 import { tidy, keep } from '../scope';
 import { Rng } from '../random';
 import { numel, type DType } from '../dtype';
@@ -133,9 +134,9 @@ export async function checkOp(
   return { forwardErr, gradErr };
 }
 
-/** The registered float64 reference of an op, for use as `cpu` in {@link checkOp}. */
+/** The float64 reference of a core op, for use as `cpu` in {@link checkOp}. */
 export function reference<A>(op: string, attrs?: A): (...xs: CpuTensor[]) => CpuTensor {
-  const def = registry.get(op);
-  if (!def) throw new Error(`no op named ${op}`);
+  const def = coreOps().get(op)?.def;
+  if (!def) throw new Error(`no op named ${op} among @q/core's ops`);
   return (...xs) => def.cpu(xs, attrs as A);
 }
