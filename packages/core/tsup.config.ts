@@ -1,9 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing/index.ts'],
+  // Two faces and the test helpers; shared code lands in chunks, so device and tape state exist once.
+  entry: ['src/index.ts', 'src/kernel/index.ts', 'src/testing/index.ts'],
   format: ['esm'],
-  dts: true,
+  // The declarations name GPUDevice, GPUBuffer...: every .d.ts pulls in @webgpu/types (a dependency),
+  // so a consumer compiles with skipLibCheck off and no `types` setting of its own.
+  dts: { banner: '/// <reference types="@webgpu/types" />' },
   sourcemap: true,
   clean: true,
   target: 'es2022',

@@ -2,8 +2,8 @@
  * Float64 reference forward of the decoder, composed from the ops' CPU references,
  * so the GPU model is checked against arithmetic that shares no kernel with it.
  */
-import { ropeTables, type CpuTensor, type SafetensorsEntry } from '@q/core';
-import { reference } from '@q/core/testing';
+import { ropeTables, type SafetensorsEntry } from '@q/core';
+import { reference, type CpuTensor } from '@q/core/testing';
 import { ropeInverseFrequencies, projPath, type ModelConfig } from '../src';
 
 const ref = (op: string, xs: CpuTensor[], attrs?: unknown) => reference(op, attrs)(...xs);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backward, getDevice, keep, matmul, mul, sum, tensor, tidy, tapeSize, type CpuTensor, type QDevice } from '@q/core';
+import { backward, getDevice, keep, matmul, mul, sum, tensor, tidy, tapeSize, type QDevice } from '@q/core';
+import { type CpuTensor } from '@q/core/kernel';
 import { checkOp, reference } from '@q/core/testing';
 import { quantizeNF4 } from '../quantize';
 import { dequantizeAbsmax, dequantizeNF4 } from '../dequantize';

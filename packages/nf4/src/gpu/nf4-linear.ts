@@ -7,7 +7,8 @@
  */
 // x: [..., K] (f32 or f16), w: Nf4Weight [N, K] -> y: [..., N]
 // backward: gy [..., N] -> gx [..., K]
-import { defineOp, ShapeError, launch, empty, type CpuTensor, type Tensor } from '@q/core';
+import { ShapeError, type Tensor } from '@q/core';
+import { defineOp, launch, empty, type CpuTensor } from '@q/core/kernel';
 import { dequantizeNF4 } from '../dequantize';
 import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
