@@ -162,6 +162,11 @@ describe('ops', () => {
       const src = readFileSync(dir + f, 'utf8');
       const ops = opsOf(await import(`../src/ops/${f}`));
       if (/defineOp\s*[<(]/.test(src)) expect(ops.length, `${f} defines ops but exports none`).toBeGreaterThan(0);
+      // Marked pure, so a bundler drops the ops a program never calls (sideEffects: false alone
+      // cannot: the build puts every op in one chunk).
+      for (const line of src.split('\n').filter((l) => /^export const \w+ = .*defineOp\b/.test(l))) {
+        expect(line, `${f}: mark defineOp /* @__PURE__ */`).toContain('/* @__PURE__ */ defineOp');
+      }
       for (const op of ops) {
         const { name, cpu, gpu, backward } = op.def;
         // ops/index.ts re-exports the same objects; two different ops may not share a name.

@@ -64,27 +64,27 @@ function binaryCpu(name: BinaryName, [a, b]: CpuTensor[]): CpuTensor {
   return { shape, data: x.map((v, i) => f(v, z[i]!)) };
 }
 
-export const addOp = defineOp<void>({
+export const addOp = /* @__PURE__ */ defineOp<void>({
   name: 'add',
   cpu: (xs) => binaryCpu('add', xs),
   gpu: ([a, b]) => binaryGpu('add', a!, b!),
   save: () => [],
   backward: (gy, { inputShapes: [sa, sb] }) => [sumTo(gy, sa!), sumTo(gy, sb!)],
 });
-export const subOp = defineOp<void>({
+export const subOp = /* @__PURE__ */ defineOp<void>({
   name: 'sub',
   cpu: (xs) => binaryCpu('sub', xs),
   gpu: ([a, b]) => binaryGpu('sub', a!, b!),
   save: () => [],
   backward: (gy, { inputShapes: [sa, sb] }) => [sumTo(gy, sa!), sumTo(scale(gy, -1), sb!)],
 });
-export const mulOp = defineOp<void>({
+export const mulOp = /* @__PURE__ */ defineOp<void>({
   name: 'mul',
   cpu: (xs) => binaryCpu('mul', xs),
   gpu: ([a, b]) => binaryGpu('mul', a!, b!),
   backward: (gy, { saved: [a, b], inputShapes: [sa, sb] }) => [sumTo(mul(gy, b!), sa!), sumTo(mul(gy, a!), sb!)],
 });
-export const divOp = defineOp<void>({
+export const divOp = /* @__PURE__ */ defineOp<void>({
   name: 'div',
   cpu: (xs) => binaryCpu('div', xs),
   gpu: ([a, b]) => binaryGpu('div', a!, b!),
