@@ -20,3 +20,16 @@ for (let b = 0; b < n / 64; b++) {
 const bits = bitsPerParameter(q);
 console.log(`nf4 on the CPU: ${n} values, ${bits.toFixed(3)} bits/parameter, worst error ${worst.toFixed(3)} of the bound`);
 if (!(worst <= 1) || !(bits > 4 && bits < 4.2)) process.exit(1);
+
+// Without the optional `webgpu` package, asking for a GPU says what to install (it is imported
+// lazily, so everything above never needed it).
+const { getDevice } = await import('@q/core');
+const err = await getDevice().then(
+  () => null,
+  (e) => e,
+);
+if (!err || !/'webgpu' package could not be loaded/.test(err.message)) {
+  console.error(`getDevice() without webgpu: expected a clear error, got ${err ? err.message : 'a device'}`);
+  process.exit(1);
+}
+console.log(`getDevice() without webgpu: "${err.message.slice(0, 90)}..."`);

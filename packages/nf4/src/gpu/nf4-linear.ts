@@ -82,7 +82,7 @@ function nf4LinearCpu([x, codes, absmax]: CpuTensor[], { w }: Nf4LinearAttrs): C
   return { shape: [M, N], data: out };
 }
 
-const nf4LinearOp = /* @__PURE__ */ defineOp<Nf4LinearAttrs>({
+export const nf4LinearOp = /* @__PURE__ */ defineOp<Nf4LinearAttrs>({
   name: 'nf4Linear',
   cpu: nf4LinearCpu,
   gpu: ([x, , absmax], { w }) => fused('fwd', x!, w, absmax!),
