@@ -25,7 +25,7 @@ export { keep, tidy } from './scope';
 export { Rng } from './random';
 
 // Autograd
-export { backward, checkpoint, noGrad, isGradEnabled, tapeSize, clearTape } from './autograd';
+export { backward, checkpoint, noGrad, isGradEnabled, tapeSize } from './autograd';
 
 // Ops
 export { add, sub, mul, div, scale, addScalar, exp, log, sqrt, square, neg, silu, unary, type UnaryName } from './ops/elementwise';

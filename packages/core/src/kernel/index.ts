@@ -8,7 +8,7 @@
 
 // Declaring ops
 export { defineOp, isOp, type Op, type OpDef, type BackwardCtx, type CpuTensor } from '../op';
-export { record, saveRef, type TapeNode } from '../autograd';
+export { record, saveRef, clearTape, type TapeNode } from '../autograd';
 
 // Kernels and dispatch
 export { launch, grid1d, kernelSource, LINEAR_INDEX, type KernelDecl, type BindingDecl, type Access } from '../wgsl';
