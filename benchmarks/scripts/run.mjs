@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 // `--bundle-only <outfile>` writes the bundle (for the GPU machine) without running it.
 const argv = process.argv.slice(2);
@@ -15,7 +15,16 @@ const outfile = bundleOnly ?? `${root}dist/${name}.mjs`;
 // Every @q package from its sources, one copy each: a second copy of @q/core would open a second
 // device whose buffers the first cannot use.
 const pkgs = fileURLToPath(new URL('../../packages/', import.meta.url));
-const alias = Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, `${pkgs}${p}/src/index.ts`]));
+// Subpath exports (`@q/core/kernel`) get their own entries: esbuild would otherwise append the
+// subpath to the package's alias.
+const alias = Object.fromEntries(
+  readdirSync(pkgs).flatMap((p) => {
+    const subs = Object.keys(JSON.parse(readFileSync(`${pkgs}${p}/package.json`, 'utf8')).exports ?? {})
+      .filter((k) => k.startsWith('./') && k !== './package.json')
+      .map((k) => k.slice(2));
+    return [[`@q/${p}`, `${pkgs}${p}/src/index.ts`], ...subs.map((sub) => [`@q/${p}/${sub}`, `${pkgs}${p}/src/${sub}/index.ts`])];
+  }),
+);
 await build({
   entryPoints: [`${root}src/${name}.ts`],
   bundle: true,

@@ -5,7 +5,8 @@
  * checkpointing. Reports tokens/s and peak GPU memory.
  *   node sft-step.mjs [--layers 24] [--seq 512] [--steps 3] [--json out.json]
  */
-import { backward, getDevice, keep, tidy, addInPlace, zeros } from '@q/core';
+import { backward, getDevice, keep, tidy, zeros } from '@q/core';
+import { addInPlace } from '@q/core/kernel';
 import { AutoModelForCausalLM } from '@q/model';
 import { getPeftModel, prepareModelForKbitTraining } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';

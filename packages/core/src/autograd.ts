@@ -3,9 +3,11 @@
  * requires grad; backward() walks the nodes from the root in reverse topological order,
  * accumulates leaf gradients into `.grad` and frees each node's saved tensors as it goes.
  */
-import { Tensor, setViewOp } from './tensor';
+import { Tensor, empty } from './tensor';
 import { keep, tidy } from './scope';
-import { QError } from './errors';
+// Direct imports, no registration at load time: the cycle through the ops is only used inside
+// function bodies, so module order never matters and bundlers may tree-shake freely.
+import { addInPlace, fillInPlace } from './ops/elementwise';
 
 export interface TapeNode {
   op: string;
@@ -79,16 +81,13 @@ export function clearTape(): void {
   for (const n of [...tape]) freeNode(n);
 }
 
-// Set by ops/elementwise.ts; accumulation must not depend on a module cycle at load time.
-let accumulate: (into: Tensor, g: Tensor) => void = () => {
-  throw new QError('E_INTERNAL', 'autograd: accumulate not registered');
-};
-let onesLike: (t: Tensor) => Tensor = () => {
-  throw new QError('E_INTERNAL', 'autograd: onesLike not registered');
-};
-export function registerAutogradKernels(k: { accumulate: typeof accumulate; onesLike: typeof onesLike }): void {
-  accumulate = k.accumulate;
-  onesLike = k.onesLike;
+function accumulate(into: Tensor, g: Tensor): void {
+  addInPlace(into, g);
+}
+function onesLike(t: Tensor): Tensor {
+  const o = empty(t.shape, t.dtype, t.dev);
+  fillInPlace(o, 1);
+  return o;
 }
 
 /**
@@ -230,8 +229,3 @@ export function checkpoint(fn: (...xs: Tensor[]) => Tensor, ...inputs: Tensor[])
   out.requiresGrad = true;
   return out;
 }
-
-setViewOp((x, shape) => {
-  const v = new Tensor(x.storage.retain(), shape, x.dtype);
-  return record(v, 'reshape', [x], [], (gy) => [gy.reshape([...x.shape])]);
-});

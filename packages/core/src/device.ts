@@ -3,6 +3,7 @@
  * browser (navigator.gpu). Everything else talks to {@link QDevice}.
  */
 import { DeviceError } from './errors';
+import { nodeFs, withQuietStderr } from './quiet-stderr';
 
 export interface DeviceOptions {
   /** Ask for f16 shaders where the adapter has them. Default true. */
@@ -73,7 +74,10 @@ async function gpuEntry(opts: DeviceOptions): Promise<{ gpu: GPU; runtime: 'node
 /** Opens a raw WebGPU device with every useful feature and the adapter's real limits. */
 export async function openDevice(opts: DeviceOptions = {}): Promise<RawDevice> {
   const { gpu, runtime } = await gpuEntry(opts);
-  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  // Dawn prints lavapipe's "maxDynamic… artificially reduced" limit notes to native stderr while it
+  // discovers adapters; they are not for users (see quiet-stderr.ts).
+  const fs = runtime === 'node' ? await nodeFs() : undefined;
+  const adapter = await withQuietStderr(fs, () => gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' }));
   if (!adapter) {
     throw new DeviceError(
       runtime === 'node'

@@ -1,7 +1,8 @@
 /**
  * An op is declared once: its float64 CPU reference, its GPU forward (WGSL kernels in the same
- * file) and its backward rule, written with other ops. The registry lets a test check that no op
- * lacks any of the three.
+ * file) and its backward rule, written with other ops. Nothing is registered anywhere: an op file
+ * exports what `defineOp` returns (its `def` stays reachable for tests), so bundlers may drop any op
+ * a program does not import. A test walks every op module and checks that no op lacks any of the three.
  */
 import type { Tensor } from './tensor';
 import { noGrad, record } from './autograd';
@@ -40,13 +41,24 @@ export interface OpDef<A> {
   save?(inputs: Tensor[], out: Tensor, attrs: A): Tensor[];
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const registry = new Map<string, OpDef<any>>();
+/** An op ready to apply: `op(inputs, attrs)`; `op.def` is its declaration (for tests and tools). */
+export interface Op<A> {
+  (inputs: Tensor[], attrs: A): Tensor;
+  readonly def: OpDef<A>;
+}
 
-/** Registers an op and returns the function that applies it. */
-export function defineOp<A>(def: OpDef<A>): (inputs: Tensor[], attrs: A) => Tensor {
-  registry.set(def.name, def);
-  return (inputs, attrs) => {
+/** True for what {@link defineOp} returned. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function isOp(x: unknown): x is Op<any> {
+  return typeof x === 'function' && typeof (x as { def?: unknown }).def === 'object';
+}
+
+/**
+ * Declares an op and returns the function that applies it, recording a tape node when an input
+ * needs a gradient. Pure: it registers nothing, so an unused op costs a bundle nothing.
+ */
+export function defineOp<A>(def: OpDef<A>): Op<A> {
+  const apply = (inputs: Tensor[], attrs: A): Tensor => {
     const r = noGrad(() => def.gpu(inputs, attrs));
     const [out, extras] = Array.isArray(r) ? r : [r, []];
     const bw = def.backward;
@@ -60,4 +72,5 @@ export function defineOp<A>(def: OpDef<A>): (inputs: Tensor[], attrs: A) => Tens
     for (const e of extras) e.release();
     return out;
   };
+  return Object.assign(apply, { def });
 }

@@ -7,7 +7,7 @@ import { DTYPE_BYTES, numel, type DType } from './dtype';
 import { device, type QDevice } from './runtime';
 import { ShapeError } from './errors';
 import { track } from './scope';
-import type { TapeNode } from './autograd';
+import { record, type TapeNode } from './autograd';
 import { f16ToF32 } from './io/dtype-codecs';
 
 export class Storage {
@@ -79,7 +79,8 @@ export class Tensor {
   /** A view with another shape over the same storage (no copy). */
   reshape(shape: number[]): Tensor {
     const s = inferShape(shape, this.size);
-    return viewOp(this, s);
+    const v = new Tensor(this.storage.retain(), s, this.dtype);
+    return record(v, 'reshape', [this], [], (gy) => [gy.reshape([...this.shape])]);
   }
 
   /** Reads the data back to the host. f16 is returned widened to Float32Array. */
@@ -122,12 +123,6 @@ function inferShape(shape: number[], size: number): number[] {
   }
   if (numel(shape) !== size) throw new ShapeError(`cannot reshape ${size} elements to [${shape}]`);
   return shape;
-}
-
-// Filled in by autograd.ts so reshape keeps the gradient path without a module cycle at load time.
-let viewOp: (x: Tensor, shape: number[]) => Tensor = (x, shape) => new Tensor(x.storage.retain(), shape, x.dtype);
-export function setViewOp(fn: (x: Tensor, shape: number[]) => Tensor): void {
-  viewOp = fn;
 }
 
 /** Allocates an uninitialised tensor from the pool. */

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   getDevice, embedding, rmsNorm, rope, ropeTables, swiglu, softmax, attention, crossEntropy, dropout, dropoutKeeps, cast,
-  tensor, keep, tidy, sum, scale, backward, type QDevice, type CpuTensor,
+  tensor, keep, tidy, sum, scale, backward, type QDevice,
 } from '../src';
-import { checkOp, reference } from '../src/testing';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkOp, coreOps, opsOf, reference, type CpuTensor } from '../src/testing';
 
 let dev: QDevice;
 beforeAll(async () => {
@@ -150,15 +152,34 @@ describe('dropout and cast', () => {
   });
 });
 
-describe('registry', () => {
+describe('ops', () => {
+  // No registry: every module under src/ops is imported here and its exports inspected, so an op
+  // file added without exporting its defineOp result, or an op lacking a piece, fails this test.
   it('every op has a CPU reference, a GPU forward and a backward rule or a reason', async () => {
-    const { registry } = await import('../src/op');
-    expect(registry.size).toBeGreaterThanOrEqual(20);
-    for (const [name, def] of registry) {
-      expect(typeof def.cpu, name).toBe('function');
-      expect(typeof def.gpu, name).toBe('function');
-      expect(['function', 'string'], name).toContain(typeof def.backward);
+    const dir = fileURLToPath(new URL('../src/ops/', import.meta.url));
+    const names = new Map<string, unknown>();
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
+      const src = readFileSync(dir + f, 'utf8');
+      const ops = opsOf(await import(`../src/ops/${f}`));
+      if (/defineOp\s*[<(]/.test(src)) expect(ops.length, `${f} defines ops but exports none`).toBeGreaterThan(0);
+      // Marked pure, so a bundler drops the ops a program never calls (sideEffects: false alone
+      // cannot: the build puts every op in one chunk).
+      for (const line of src.split('\n').filter((l) => /^export const \w+ = .*defineOp\b/.test(l))) {
+        expect(line, `${f}: mark defineOp /* @__PURE__ */`).toContain('/* @__PURE__ */ defineOp');
+      }
+      for (const op of ops) {
+        const { name, cpu, gpu, backward } = op.def;
+        // ops/index.ts re-exports the same objects; two different ops may not share a name.
+        expect(names.get(name) ?? op, `op name ${name} is used twice`).toBe(op);
+        names.set(name, op);
+        expect(typeof cpu, name).toBe('function');
+        expect(typeof gpu, name).toBe('function');
+        expect(['function', 'string'], name).toContain(typeof backward);
+        expect(typeof reference(name), name).toBe('function');
+      }
     }
+    expect(names.size).toBeGreaterThanOrEqual(20);
+    expect(coreOps().size).toBe(names.size);
   });
 });
 void ({} as CpuTensor);

@@ -2,7 +2,8 @@
  * peft's merge_adapter / unmerge_adapter on dense bases: the delta is added to the base weight in
  * place and the adapter is switched off, then subtracted again. Reversible up to f32 rounding.
  */
-import { addInPlace, matmul, noGrad, scale, tidy, ValueError } from '@q/core';
+import { matmul, noGrad, scale, tidy, ValueError } from '@q/core';
+import { addInPlace } from '@q/core/kernel';
 import { Linear } from '@q/model';
 import { LoraLinear, type PeftModel } from '@q/lora';
 

@@ -1,11 +1,12 @@
 /**
- * Float64 reference forward of the decoder, composed from the ops' registered CPU references,
+ * Float64 reference forward of the decoder, composed from the ops' CPU references,
  * so the GPU model is checked against arithmetic that shares no kernel with it.
  */
-import { registry, ropeTables, type CpuTensor, type SafetensorsEntry } from '@q/core';
+import { ropeTables, type SafetensorsEntry } from '@q/core';
+import { reference, type CpuTensor } from '@q/core/testing';
 import { ropeInverseFrequencies, projPath, type ModelConfig } from '../src';
 
-const ref = (op: string, xs: CpuTensor[], attrs?: unknown) => registry.get(op)!.cpu(xs, attrs);
+const ref = (op: string, xs: CpuTensor[], attrs?: unknown) => reference(op, attrs)(...xs);
 const T = (shape: number[], data: ArrayLike<number>): CpuTensor => ({ shape, data: Float64Array.from(data) });
 
 /** LoRA deltas by module path: y += (x·Aᵀ)·Bᵀ·scaling. */

@@ -277,7 +277,7 @@ function attentionCpu([q, k, v, mask]: CpuTensor[], a: AttentionAttrs): CpuTenso
   return { shape: q!.shape, data: out };
 }
 
-const attentionOp = defineOp<AttentionAttrs>({
+export const attentionOp = /* @__PURE__ */ defineOp<AttentionAttrs>({
   name: 'attention',
   cpu: attentionCpu,
   gpu: ([q, k, v, m], a) => attentionGpu(q!, k!, v!, m, a),

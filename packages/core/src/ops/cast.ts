@@ -9,7 +9,7 @@ interface CastAttrs {
   to: DType;
 }
 
-const castOp = defineOp<CastAttrs>({
+export const castOp = /* @__PURE__ */ defineOp<CastAttrs>({
   name: 'cast',
   // The reference rounds through the target precision, as the GPU does.
   cpu: ([x]: CpuTensor[], { to }) => ({

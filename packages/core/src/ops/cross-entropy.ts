@@ -123,7 +123,7 @@ function ceCpu([x, labels]: CpuTensor[], a: CrossEntropyAttrs): CpuTensor {
   return { shape: [], data: Float64Array.of(total / (a.normalizer ?? count)) };
 }
 
-const ceOp = defineOp<CrossEntropyAttrs>({
+export const ceOp = /* @__PURE__ */ defineOp<CrossEntropyAttrs>({
   name: 'crossEntropy',
   cpu: ceCpu,
   gpu: ([x, l], a) => ceGpu(x!, l!, a),

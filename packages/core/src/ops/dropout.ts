@@ -35,7 +35,7 @@ function threshold(p: number): number {
   return Math.min(4294967295, Math.floor(p * 4294967296));
 }
 
-const dropoutOp: (xs: Tensor[], a: DropoutAttrs) => Tensor = defineOp<DropoutAttrs>({
+export const dropoutOp = /* @__PURE__ */ defineOp<DropoutAttrs>({
   name: 'dropout',
   cpu: ([x]: CpuTensor[], { p, seed }) => ({
     shape: x!.shape,

@@ -4,13 +4,12 @@
  * Values are computed in f32 whatever the storage dtype.
  */
 // a: [...sa], b: [...sb] -> out: broadcast(sa, sb)
-import { defineOp, type CpuTensor } from '../op';
+import { defineOp, type CpuTensor, type Op } from '../op';
 import { Tensor, empty } from '../tensor';
 import { launch, grid1d, LINEAR_INDEX } from '../wgsl';
 import { WGSL_TYPE, type DType } from '../dtype';
 import { broadcastShapes } from '../shape';
 import { ShapeError } from '../errors';
-import { registerAutogradKernels } from '../autograd';
 import { broadcastCpu, broadcastIndex } from './expand';
 import { sumTo } from './reduce';
 
@@ -65,27 +64,27 @@ function binaryCpu(name: BinaryName, [a, b]: CpuTensor[]): CpuTensor {
   return { shape, data: x.map((v, i) => f(v, z[i]!)) };
 }
 
-const addOp = defineOp<void>({
+export const addOp = /* @__PURE__ */ defineOp<void>({
   name: 'add',
   cpu: (xs) => binaryCpu('add', xs),
   gpu: ([a, b]) => binaryGpu('add', a!, b!),
   save: () => [],
   backward: (gy, { inputShapes: [sa, sb] }) => [sumTo(gy, sa!), sumTo(gy, sb!)],
 });
-const subOp = defineOp<void>({
+export const subOp = /* @__PURE__ */ defineOp<void>({
   name: 'sub',
   cpu: (xs) => binaryCpu('sub', xs),
   gpu: ([a, b]) => binaryGpu('sub', a!, b!),
   save: () => [],
   backward: (gy, { inputShapes: [sa, sb] }) => [sumTo(gy, sa!), sumTo(scale(gy, -1), sb!)],
 });
-const mulOp = defineOp<void>({
+export const mulOp = /* @__PURE__ */ defineOp<void>({
   name: 'mul',
   cpu: (xs) => binaryCpu('mul', xs),
   gpu: ([a, b]) => binaryGpu('mul', a!, b!),
   backward: (gy, { saved: [a, b], inputShapes: [sa, sb] }) => [sumTo(mul(gy, b!), sa!), sumTo(mul(gy, a!), sb!)],
 });
-const divOp = defineOp<void>({
+export const divOp = /* @__PURE__ */ defineOp<void>({
   name: 'div',
   cpu: (xs) => binaryCpu('div', xs),
   gpu: ([a, b]) => binaryGpu('div', a!, b!),
@@ -148,7 +147,8 @@ const UNARY: Record<UnaryName, UnaryRow> = {
 };
 export type { UnaryName };
 
-const unaryOps = Object.fromEntries(
+/** The unary table's ops by name (each applies one row of UNARY). */
+export const unaryOps = Object.fromEntries(
   (Object.entries(UNARY) as [UnaryName, UnaryRow][]).map(([name, row]) => [
     name,
     defineOp<UnaryAttrs>({
@@ -178,7 +178,7 @@ const unaryOps = Object.fromEntries(
       backward: (gy, { saved, attrs }) => [row.grad(gy, saved[0]!, saved[0]!, attrs.c)],
     }),
   ]),
-) as Record<UnaryName, (xs: Tensor[], a: UnaryAttrs) => Tensor>;
+) as Record<UnaryName, Op<UnaryAttrs>>;
 
 /** Applies a unary op from the table by name. */
 export function unary(name: UnaryName, x: Tensor, c = 0): Tensor {
@@ -235,12 +235,3 @@ export function fillInPlace(t: Tensor, v: number): void {
     [t.size, v],
   );
 }
-
-registerAutogradKernels({
-  accumulate: (into, g) => addInPlace(into, g),
-  onesLike: (t) => {
-    const o = empty(t.shape, t.dtype, t.dev);
-    fillInPlace(o, 1);
-    return o;
-  },
-});

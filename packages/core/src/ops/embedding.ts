@@ -75,7 +75,7 @@ function embeddingCpu([w, ids]: CpuTensor[]): CpuTensor {
   return { shape: [...ids!.shape, D], data: out };
 }
 
-const embeddingOp = defineOp<void>({
+export const embeddingOp = /* @__PURE__ */ defineOp<void>({
   name: 'embedding',
   cpu: embeddingCpu,
   gpu: ([w, ids]) => embeddingGpu(w!, ids!),

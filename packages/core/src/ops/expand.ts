@@ -41,7 +41,7 @@ export function broadcastCpu(x: CpuTensor, out: readonly number[]): Float64Array
   return r;
 }
 
-const expandOp = defineOp<ExpandAttrs>({
+export const expandOp = /* @__PURE__ */ defineOp<ExpandAttrs>({
   name: 'expand',
   cpu: ([x], { shape }) => ({ shape, data: broadcastCpu(x!, shape) }),
   gpu: ([x], { shape }) => {

@@ -144,7 +144,7 @@ function maskedSoftmaxCpu([x, mask]: CpuTensor[], a: MaskedSoftmaxAttrs): CpuTen
   return { shape: x!.shape, data: out };
 }
 
-const maskedSoftmaxOp = defineOp<MaskedSoftmaxAttrs>({
+export const maskedSoftmaxOp = /* @__PURE__ */ defineOp<MaskedSoftmaxAttrs>({
   name: 'maskedSoftmax',
   cpu: maskedSoftmaxCpu,
   gpu: ([x, m], a) => maskedSoftmaxGpu(x!, m, a),

@@ -260,7 +260,7 @@ function matmulCpu([a, b]: CpuTensor[], attrs: MatmulAttrs): CpuTensor {
   return { shape: [...d.batch, d.M, d.N], data: out };
 }
 
-const matmulOp = defineOp<MatmulAttrs>({
+export const matmulOp = /* @__PURE__ */ defineOp<MatmulAttrs>({
   name: 'matmul',
   cpu: matmulCpu,
   gpu: ([a, b], attrs) => matmulGpu(a!, b!, attrs),

@@ -63,7 +63,7 @@ function permuteGpu(x: Tensor, dims: number[]): Tensor {
   return y;
 }
 
-const permuteOp = defineOp<PermuteAttrs>({
+export const permuteOp = /* @__PURE__ */ defineOp<PermuteAttrs>({
   name: 'permute',
   cpu: permuteCpu,
   gpu: ([x], { dims }) => permuteGpu(x!, dims),

@@ -103,7 +103,7 @@ function sumCpu([x]: CpuTensor[], { axes, keepDims }: SumAttrs): CpuTensor {
   return { shape, data: out };
 }
 
-const sumOp = defineOp<SumAttrs>({
+export const sumOp = /* @__PURE__ */ defineOp<SumAttrs>({
   name: 'sum',
   cpu: sumCpu,
   gpu: ([x], a) => sumGpu(x!, a.axes, a.keepDims),

@@ -112,7 +112,7 @@ function rmsCpu([x, w]: CpuTensor[], { eps }: RmsAttrs): CpuTensor {
   return { shape: x!.shape, data: out };
 }
 
-const rmsOp = defineOp<RmsAttrs>({
+export const rmsOp = /* @__PURE__ */ defineOp<RmsAttrs>({
   name: 'rmsNorm',
   cpu: rmsCpu,
   gpu: ([x, w], { eps }) => rmsGpu(x!, w!, eps),

@@ -72,7 +72,7 @@ function ropeCpu([x, cos, sin, pos]: CpuTensor[], { inverse }: RopeAttrs): CpuTe
   return { shape: x!.shape, data: out };
 }
 
-const ropeOp = defineOp<RopeAttrs>({
+export const ropeOp = /* @__PURE__ */ defineOp<RopeAttrs>({
   name: 'rope',
   cpu: ropeCpu,
   gpu: ([x, c, s, p], a) => ropeGpu(x!, c!, s!, p!, a.inverse),

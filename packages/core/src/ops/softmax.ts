@@ -77,7 +77,7 @@ function softmaxCpu([x]: CpuTensor[]): CpuTensor {
   return { shape: x!.shape, data: out };
 }
 
-const softmaxOp = defineOp<void>({
+export const softmaxOp = /* @__PURE__ */ defineOp<void>({
   name: 'softmax',
   cpu: softmaxCpu,
   gpu: ([x]) => softmaxGpu(x!),

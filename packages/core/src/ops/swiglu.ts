@@ -61,7 +61,7 @@ gu[i] = ${T}(d * a * s);`,
   return [gg, gu];
 }
 
-const swigluOp = defineOp<void>({
+export const swigluOp = /* @__PURE__ */ defineOp<void>({
   name: 'swiglu',
   cpu: ([g, u]: CpuTensor[]) => ({ shape: g!.shape, data: g!.data.map((a, i) => (a / (1 + Math.exp(-a))) * u!.data[i]!) }),
   gpu: ([g, u]) => swigluGpu(g!, u!),

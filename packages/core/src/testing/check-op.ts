@@ -6,7 +6,8 @@
 import { Tensor } from '../tensor';
 import { tensor } from '../create';
 import { backward } from '../autograd';
-import { registry, type CpuTensor } from '../op';
+import type { CpuTensor, Op } from '../op';
+import { coreOps } from './all-ops';
 import { tidy, keep } from '../scope';
 import { Rng } from '../random';
 import { numel, type DType } from '../dtype';
@@ -133,9 +134,12 @@ export async function checkOp(
   return { forwardErr, gradErr };
 }
 
-/** The registered float64 reference of an op, for use as `cpu` in {@link checkOp}. */
-export function reference<A>(op: string, attrs?: A): (...xs: CpuTensor[]) => CpuTensor {
-  const def = registry.get(op);
-  if (!def) throw new Error(`no op named ${op}`);
+/**
+ * The float64 reference of an op, for use as `cpu` in {@link checkOp}: a core op by name, or any
+ * op (another package's) by what `defineOp` returned.
+ */
+export function reference<A>(op: string | Op<A>, attrs?: A): (...xs: CpuTensor[]) => CpuTensor {
+  const def = typeof op === 'string' ? coreOps().get(op)?.def : op.def;
+  if (!def) throw new Error(`no op named ${op} among @q/core's ops (pass another package's op itself)`);
   return (...xs) => def.cpu(xs, attrs as A);
 }

@@ -1,1 +1,3 @@
-export * from './check-op';
+export { checkOp, reference, type Input, type CheckOptions, type CheckResult } from './check-op';
+export { coreOps, opsOf } from './all-ops';
+export type { CpuTensor } from '../op';

@@ -3,7 +3,8 @@
  * positions are copied into, so each decode step attends over the cache without re-running the
  * prompt.
  */
-import { empty, keep, ShapeError, type Tensor } from '@q/core';
+import { keep, ShapeError, type Tensor } from '@q/core';
+import { empty } from '@q/core/kernel';
 
 export class LayerCache {
   readonly k: Tensor;

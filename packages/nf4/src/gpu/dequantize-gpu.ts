@@ -2,7 +2,8 @@
  * 4-bit dequantization on the GPU to f32 (bit for bit as the CPU `dequantizeNF4`) or f16.
  */
 // w: Nf4Weight [...shape] -> [...shape] f32 | f16
-import { launch, grid1d, LINEAR_INDEX, empty, type Tensor } from '@q/core';
+import { type Tensor } from '@q/core';
+import { launch, grid1d, LINEAR_INDEX, empty } from '@q/core/kernel';
 import type { OriginDtype } from '../origin-dtype';
 import { EXACT_FLOAT_WGSL } from './exact-float.wgsl';
 import type { Nf4Weight } from './nf4-weight';

@@ -9,7 +9,7 @@
 // fwd: a [M, K] (x), W [N, K] -> y [M, N] = a·Wᵀ (reduce over K)
 // bwd: a [M, N] (dy), W [N, K] -> y [M, K] = a·W  (reduce over N)
 // Uniforms: M rows of a; R reduction length; C output columns; K row length of W; log2 blocksize.
-import type { launch } from '@q/core';
+import type { launch } from '@q/core/kernel';
 import type { OriginDtype } from '../origin-dtype';
 import { EXACT_FLOAT_WGSL } from './exact-float.wgsl';
 

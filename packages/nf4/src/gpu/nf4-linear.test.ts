@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backward, getDevice, keep, matmul, mul, sum, tensor, tidy, tapeSize, type CpuTensor, type QDevice } from '@q/core';
+import { backward, getDevice, keep, matmul, mul, sum, tensor, tidy, tapeSize, type QDevice } from '@q/core';
+import { type CpuTensor } from '@q/core/kernel';
 import { checkOp, reference } from '@q/core/testing';
 import { quantizeNF4 } from '../quantize';
 import { dequantizeAbsmax, dequantizeNF4 } from '../dequantize';
@@ -7,7 +8,7 @@ import { roundToFloat16 } from '../origin-dtype';
 import type { QuantizeOptions } from '../quantize-options';
 import { Nf4Weight } from './nf4-weight';
 import { dequantizeOnGpu } from './dequantize-gpu';
-import { nf4Linear, nf4LinearBackward, nf4LinearSettings } from './nf4-linear';
+import { nf4Linear, nf4LinearBackward, nf4LinearOp, nf4LinearSettings } from './nf4-linear';
 import { normalData } from './test-data';
 
 let dev: QDevice;
@@ -23,7 +24,7 @@ function weight(out: number, inp: number, o: Omit<QuantizeOptions, 'shape'> = {}
 
 /** The op's float64 reference with the weight's (decoded) pieces as host inputs. */
 function cpuRef(w: Nf4Weight, q: ReturnType<typeof weight>['q']): (x: CpuTensor) => CpuTensor {
-  const ref = reference('nf4Linear', { w });
+  const ref = reference(nf4LinearOp, { w });
   const words = new Uint32Array(Math.ceil(q.packed.length / 4));
   new Uint8Array(words.buffer).set(q.packed);
   const absmax = dequantizeAbsmax(q);

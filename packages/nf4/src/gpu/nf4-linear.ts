@@ -7,7 +7,8 @@
  */
 // x: [..., K] (f32 or f16), w: Nf4Weight [N, K] -> y: [..., N]
 // backward: gy [..., N] -> gx [..., K]
-import { defineOp, ShapeError, launch, empty, type CpuTensor, type Tensor } from '@q/core';
+import { ShapeError, type Tensor } from '@q/core';
+import { defineOp, launch, empty, type CpuTensor } from '@q/core/kernel';
 import { dequantizeNF4 } from '../dequantize';
 import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
@@ -81,7 +82,7 @@ function nf4LinearCpu([x, codes, absmax]: CpuTensor[], { w }: Nf4LinearAttrs): C
   return { shape: [M, N], data: out };
 }
 
-const nf4LinearOp = defineOp<Nf4LinearAttrs>({
+export const nf4LinearOp = /* @__PURE__ */ defineOp<Nf4LinearAttrs>({
   name: 'nf4Linear',
   cpu: nf4LinearCpu,
   gpu: ([x, , absmax], { w }) => fused('fwd', x!, w, absmax!),

@@ -10,7 +10,8 @@
  * that is released when the call returns. That keeps one absmax path in every kernel, and the
  * expansion is exact (integer IEEE arithmetic), so GPU dequantization matches the CPU bit for bit.
  */
-import { DTYPE_BYTES, ShapeError, keep, launch, grid1d, LINEAR_INDEX, empty, tensor, device, type QDevice, type Tensor } from '@q/core';
+import { DTYPE_BYTES, ShapeError, keep, tensor, device, type QDevice, type Tensor } from '@q/core';
+import { launch, grid1d, LINEAR_INDEX, empty } from '@q/core/kernel';
 import type { QuantType } from '../codebooks';
 import type { OriginDtype } from '../origin-dtype';
 import { checkConsistent } from '../dequantize';

@@ -4,7 +4,8 @@
  * decision tree, all in exact integer IEEE arithmetic (see exact-float.wgsl.ts).
  */
 // x: [...] f32 or f16 -> codes u32 [ceil(n/8)], absmax f32 [ceil(n/blocksize)]
-import { ShapeError, ValueError, keep, launch, grid1d, empty, tensor, type Tensor } from '@q/core';
+import { ShapeError, ValueError, keep, tensor, type Tensor } from '@q/core';
+import { launch, grid1d, empty } from '@q/core/kernel';
 import { quantMapFor, type QuantType } from '../codebooks';
 import { dynamicMap } from '../dynamic-map';
 import { quantizeBlockwise8bit } from '../blockwise-8bit';

@@ -13,8 +13,8 @@
  * pipeline is compiled once for every parameter and every step.
  */
 // param, grad, expAvg, expAvgSq: [n] f32; scale: [1] f32 (a GPU clip coefficient, or 1)
-import type { KernelDecl } from '@q/core';
-import { LINEAR_INDEX } from '@q/core';
+import type { KernelDecl } from '@q/core/kernel';
+import { LINEAR_INDEX } from '@q/core/kernel';
 
 /** Host-side scalars of one step, as {@link adamwUniforms} packs them. */
 export interface AdamWStepScalars {

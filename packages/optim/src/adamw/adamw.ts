@@ -3,7 +3,8 @@
  * first step, one fused kernel per parameter (adamw-kernel.ts), per-parameter step counts, and a
  * state dict that resumes bit-identically.
  */
-import { Tensor, ShapeError, ValueError, fillInPlace, keep, launch, grid1d, tensor, zeros, type QDevice } from '@q/core';
+import { Tensor, ShapeError, ValueError, keep, tensor, zeros, type QDevice } from '@q/core';
+import { fillInPlace, launch, grid1d } from '@q/core/kernel';
 import { validateAdamWConfig, type AdamWConfig } from '../config';
 import { ADAMW_KERNEL, adamwUniforms } from './adamw-kernel';
 

@@ -8,7 +8,8 @@
  * writes the norm and the coefficient.
  */
 // grads: any shapes, f32; partials: [Σ workgroups]; norm: [] f32; coef: [1] f32
-import { Tensor, ShapeError, ValueError, empty, launch, grid1d, type KernelDecl } from '@q/core';
+import { Tensor, ShapeError, ValueError } from '@q/core';
+import { empty, launch, grid1d, type KernelDecl } from '@q/core/kernel';
 
 const WG = 256;
 /** Elements a thread sums before more workgroups are added; caps the partials per tensor. */

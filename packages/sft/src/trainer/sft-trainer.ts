@@ -2,7 +2,8 @@
  * SFTTrainer: trl's supervised fine-tuning loop on @q. The loop reads like llm.c's:
  * batch → forward → loss → backward (× accumulation) → clip → step → zero → log.
  */
-import { backward, keep, noGrad, tidy, addInPlace, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
+import { backward, keep, noGrad, tidy, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
+import { addInPlace } from '@q/core/kernel';
 import type { AutoTokenizer, CausalLM } from '@q/model';
 import { atomicWriteFile, nodeModules, lockDir, recoverFolder, recoverFolders } from '@q/model';
 import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
