@@ -1,1 +1,2 @@
 export * from './check-op';
+export * from './fixtures';
