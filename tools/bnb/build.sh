@@ -21,7 +21,16 @@ ARGS=(-DCOMPUTE_BACKEND=cuda -DCOMPUTE_CAPABILITY="$CAP" -DCMAKE_BUILD_TYPE=Rele
 command -v ninja >/dev/null && ARGS+=(-G Ninja)
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 TK=$(cd "$(dirname "$(readlink -f "$NVCC")")/.." && pwd)
-if [ ! -f "$TK/include/cublas_v2.h" ]; then
+if [ -n "${CUBLAS_ROOT:-}" ]; then
+  # A folder with include/cublas_v2.h and lib/libcublas.so.13, libcublasLt.so.13. To build on a
+  # machine without cuBLAS, the headers of the nvidia-cublas wheel and two empty libraries with the
+  # right sonames do: nothing is resolved at link time (--no-as-needed keeps them NEEDED), and at
+  # run time the process already has PyTorch's cuBLAS loaded under those sonames.
+  INC=$CUBLAS_ROOT/include
+  LIBDIR=$CUBLAS_ROOT/lib
+  ARGS+=(-DCUDA_cublas_LIBRARY="$LIBDIR/libcublas.so.13" -DCUDA_cublasLt_LIBRARY="$LIBDIR/libcublasLt.so.13"
+    "-DCMAKE_CUDA_FLAGS=-I$INC" "-DCMAKE_CXX_FLAGS=-I$INC" "-DCMAKE_SHARED_LINKER_FLAGS=-Wl,--no-as-needed")
+elif [ ! -f "$TK/include/cublas_v2.h" ]; then
   # PyTorch's pip wheels bring cuBLAS as nvidia/cu13/{include,lib} (CUDA 13) or nvidia/cublas/ (CUDA 12).
   SITE=$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null || true)
   HDR=$( [ -n "$SITE" ] && find "$SITE/nvidia" -name cublas_v2.h 2>/dev/null | head -1 || true)
