@@ -34,7 +34,7 @@ export PYTHONPATH=/tmp/oracle-site:$K/trl-src:$K/bnb${PYTHONPATH:+:$PYTHONPATH}
 python3 -c 'import torch, transformers, peft; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__, "peft", peft.__version__)' >>"$LOG" 2>&1
 
 # trl runs on the CPU: start it first, beside the GPU steps.
-(step trl 240 python3 "$K/scripts/trl_golden.py" "$K/golden-in" "$K/tiny-chat.jsonl" "$OUT/trl-golden.json"; [ ${#failed[@]} -eq 0 ]) &
+(step trl 200 python3 "$K/scripts/trl_golden.py" "$K/golden-in" "$K/tiny-chat.jsonl" "$OUT/trl-golden.json"; [ ${#failed[@]} -eq 0 ]) &
 trl_pid=$!
 
 ls "$K"/bnb/bitsandbytes/libbitsandbytes_cuda*.so >/dev/null 2>&1 || step bnb-build 400 bash "$K/scripts/build.sh" "$K/bnb"
@@ -43,7 +43,7 @@ step ops 120 python3 "$K/scripts/ops_golden.py" "$OUT/ops-golden.json"
 W=$(mktemp -d)
 step nf4 120 bash -c "cd '$W' && python3 '$K/scripts/nf4_golden.py' && cp packages/nf4/fixtures/nf4-golden.json '$OUT/nf4-golden.json'"
 step bnb-checkpoint 120 python3 "$K/scripts/bnb_checkpoint.py" "$K/bnb-ckpt" "$OUT/bnb-checkpoint.json"
-step anchor 240 python3 "$K/scripts/qlora_bnb_anchor.py" "$OUT/qlora-anchor.json" --steps "${ANCHOR_STEPS:-3}" --warmup 1 --configs gc1
+step anchor 150 python3 "$K/scripts/qlora_bnb_anchor.py" "$OUT/qlora-anchor.json" --steps "${ANCHOR_STEPS:-3}" --warmup 1 --configs gc1
 wait "$trl_pid" || failed+=(trl)
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}" | tee -a "$LOG"

@@ -116,7 +116,7 @@ def run(name, rows_name, fields, bs, with_step):
     rec = {
         "name": name, "rows": rows_name, "fields": fields, "batch_size": bs,
         "padding_free": bool(getattr(trainer, "padding_free", False)),
-        "chat_template_swapped": trainer.chat_template is not None and trainer.chat_template != tok.chat_template,
+        "chat_template_swapped": getattr(trainer, "chat_template", None) is not None,
         "examples": examples, "groups": groups,
         "batches": [{k: to_list(v) for k, v in b.items()} for b in batches],
     }
