@@ -3,6 +3,7 @@
 // saveMerged; tools/golden/merged_golden.py loaded it with AutoModelForCausalLM and recorded its
 // logits. Here the same merge is made again and its logits must match what transformers got.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixturesPresent } from '@q/core/testing';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bf16ToF32, f32ToBf16, getDevice, keep, type QDevice } from '@q/core';
