@@ -9,6 +9,9 @@
 #   packages/chat-template/fixtures/golden.json      packages/chat-template/src/golden.test.ts
 #   packages/nf4/fixtures/nf4-golden.json            packages/nf4/src/golden.test.ts
 #   packages/optim/fixtures/schedulers-golden.json, adamw-golden.json (the @q/optim tests)
+#   packages/core/fixtures/ops-golden.json           packages/core/test/ops-golden.test.ts
+# (tools/golden/run-oracles.sh makes the fixtures that need bitsandbytes or trl: nf4-golden.json from
+# bitsandbytes, packages/sft/fixtures/trl-golden.json; copy those from its output folder.)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: bash tools/golden/install-fixtures.sh <dir with fixtures.tar>" >&2; exit 2; }
 tarball="$1/fixtures.tar"

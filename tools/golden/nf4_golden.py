@@ -25,7 +25,19 @@ OUT = os.path.join("packages", "nf4", "fixtures", "nf4-golden.json")
 F = np.float32
 
 # ---- the CUDA decision trees, thresholds as float32 literals ---------------------------------
-NF4_T = {k: F(v) for k, v in dict(
+def f32_literal(v):
+    """What nvcc makes of the literal `<v>f`: the decimal rounded to float32 directly. Seven of
+    these decimals are a double lying exactly between two floats, which F(v) rounds to even; C
+    rounds the decimal itself, one ulp away for four of them (bitsandbytes 0.50 on an H200 agrees)."""
+    from fractions import Fraction
+
+    d = Fraction(repr(v))
+    f = F(v)
+    cands = [np.nextafter(f, F(-np.inf)), f, np.nextafter(f, F(np.inf))]
+    return min(cands, key=lambda c: abs(Fraction(float(c)) - d))
+
+
+NF4_T = {k: f32_literal(v) for k, v in dict(
     n0=0.03979014977812767, n1=0.3893125355243683, n11=0.6427869200706482, n111=0.8614784181118011,
     n110=0.5016634166240692, n10=0.2035212516784668, n101=0.2920137718319893, n100=0.1202552504837513,
     m0=-0.33967943489551544, m01=-0.13791173323988914, m011=-0.045525018125772476,

@@ -67,6 +67,8 @@ step chat-template chat_template_golden.py \
   --conversations "$ROOT/packages/chat-template/fixtures/conversations.json" \
   --out packages/chat-template/fixtures/golden.json
 step nf4 nf4_golden.py
+mkdir -p "$W/packages/core/fixtures"
+step ops ops_golden.py packages/core/fixtures/ops-golden.json
 step schedulers schedulers_golden.py
 step adamw adamw_golden.py
 

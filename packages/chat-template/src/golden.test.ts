@@ -1,7 +1,9 @@
 // Compares with transformers' apply_chat_template, through fixtures/golden.json written by
 // tools/golden/chat_template_golden.py (see that file for how to run it). Skipped until it exists.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { readJsonFixture } from '@q/core/testing';
 import { applyChatTemplate } from './apply-chat-template';
 import { conversations, qwen3Config, qwen3Tokenizer } from './test-fixtures';
 import type { SpecialTokens } from './types';
@@ -23,7 +25,7 @@ interface Golden {
 
 const goldenFile = new URL('../fixtures/golden.json', import.meta.url);
 const templates: Record<string, { template: string }> = JSON.parse(readFileSync(new URL('../fixtures/templates.json', import.meta.url), 'utf8'));
-const golden: Golden | undefined = existsSync(goldenFile) ? JSON.parse(readFileSync(goldenFile, 'utf8')) : undefined;
+const golden: Golden | undefined = readJsonFixture<Golden>(fileURLToPath(goldenFile), 'bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh');
 
 describe.skipIf(!golden)('golden: transformers apply_chat_template', () => {
   // Token ids are only comparable when the golden file was made with the same tokenizer.

@@ -5,6 +5,7 @@
  */
 import { Tensor, empty } from './tensor';
 import { keep, tidy } from './scope';
+import { QError } from './errors';
 // Direct imports, no registration at load time: the cycle through the ops is only used inside
 // function bodies, so module order never matters and bundlers may tree-shake freely.
 import { addInPlace, fillInPlace } from './ops/elementwise';

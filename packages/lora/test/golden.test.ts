@@ -8,7 +8,7 @@
 //    from them gives peft's merged logits (the reference for @q/merge).
 // The base model is rebuilt from the seeds the fixture echoes; the weight probe proves it is the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readJsonFixture } from '@q/core/testing';
 import { fileURLToPath } from 'node:url';
 import { backward, bf16ToF32, f32ToBf16, getDevice, keep, type QDevice } from '@q/core';
 import { AutoModelForCausalLM, parseModelConfig, randomWeights, type CausalLM, type ModelConfig } from '@q/model';
@@ -53,7 +53,7 @@ interface PeftGolden {
   train: { losses: number[]; grads: Named; params_after_step: Named };
 }
 
-const golden: PeftGolden | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, 'utf8')) : null;
+const golden: PeftGolden | null = readJsonFixture<PeftGolden>(FIXTURE, 'bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh') ?? null;
 
 /** make-inputs.ts's weights: seeded randomWeights rounded to bf16. */
 function goldenModelWeights(cfg: ModelConfig, w: PeftGolden['inputs']['weights']) {

@@ -3,7 +3,8 @@
 // saveMerged; tools/golden/merged_golden.py loaded it with AutoModelForCausalLM and recorded its
 // logits. Here the same merge is made again and its logits must match what transformers got.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { fixturesPresent } from '@q/core/testing';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bf16ToF32, f32ToBf16, getDevice, keep, type QDevice } from '@q/core';
 import { AutoModelForCausalLM, parseModelConfig, randomWeights } from '@q/model';
@@ -20,7 +21,7 @@ interface Rec {
   logits_abs_max: number;
   loss: number;
 }
-const golden = existsSync(FIXTURE) && existsSync(PEFT)
+const golden = fixturesPresent([FIXTURE, PEFT, ADAPTER], 'bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh (after tools/golden/make-merged.ts)')
   ? (JSON.parse(readFileSync(FIXTURE, 'utf8')) as { transformers: string; config: Record<string, unknown>; files: string[]; inputs: { batch: { input_ids: number[][]; attention_mask: number[][]; labels: number[][] }; columns: number[] }; merged: Rec })
   : null;
 const peftInputs = golden ? (JSON.parse(readFileSync(PEFT, 'utf8')).inputs.weights as { seed: number; std: number; embedStd: number }) : null;

@@ -5,7 +5,7 @@
 // ids of every text, logsumexp and sampled logits of a left-padded batch, the loss, and greedy
 // generation of 8 tokens. A forward of the full-vocabulary model costs about a second on lavapipe.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readJsonFixture } from '@q/core/testing';
 import { fileURLToPath } from 'node:url';
 import { bf16ToF32, f32ToBf16, getDevice, keep, type QDevice } from '@q/core';
 import { AutoModelForCausalLM, AutoTokenizer, generateWithDetails, parseModelConfig, randomWeights, type CausalLM, type ModelConfig } from '../src';
@@ -53,7 +53,7 @@ interface Golden {
   models: Record<string, ModelGolden>;
 }
 
-const golden: Golden | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, 'utf8')) : null;
+const golden: Golden | null = readJsonFixture<Golden>(FIXTURE, 'bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh') ?? null;
 
 /** The fixture's model, as make-inputs.ts made it: seeded randomWeights rounded to bf16. */
 function goldenModelWeights(cfg: ModelConfig, w: ModelGolden['inputs']['weights']) {

@@ -3,6 +3,31 @@ import { FP4_CODE, NF4_CODE, fp4Code, nf4Code } from './codebooks';
 import { nearestCode } from './test-reference';
 
 const f = Math.fround;
+
+/** An exact rational: num / den, from a decimal string or a (float32-valued) double. */
+function rational(x: string | number): [bigint, bigint] {
+  if (typeof x === 'number') {
+    // A float32 value is an integer times a power of two; scale by 2^160 to make it an integer.
+    const scaled = BigInt(Math.round(Math.abs(x) * 2 ** 60)) * 2n ** 100n;
+    return [x < 0 ? -scaled : scaled, 2n ** 160n];
+  }
+  const [int, frac = ''] = x.replace('-', '').split('.');
+  const num = BigInt(int + frac);
+  return [x.startsWith('-') ? -num : num, 10n ** BigInt(frac.length)];
+}
+const absDiff = ([a, b]: [bigint, bigint], [c, d]: [bigint, bigint]) => {
+  const n = a * d - c * b;
+  return [n < 0n ? -n : n, b * d] as [bigint, bigint];
+};
+const less = ([a, b]: [bigint, bigint], [c, d]: [bigint, bigint]) => a * d < c * b;
+/** What a C compiler makes of the literal `<s>f`: the float32 nearest to the decimal itself. */
+function cFloatLiteral(s: string): number {
+  const d = rational(s);
+  const near = f(Number(s));
+  const cands = [down(near), near, up(near)];
+  return cands.reduce((best, c) => (less(absDiff(rational(c), d), absDiff(rational(best), d)) ? c : best));
+}
+const down = (x: number) => -up(-x);
 const up = (x: number) => {
   // next float32 above x
   const b = new Float32Array([x]);
@@ -30,11 +55,21 @@ describe('NF4 code book', () => {
     [0.5016634166240692, 12, 13], [0.6427869200706482, 13, 14], [0.8614784181118011, 14, 15],
   ];
 
+  // The threshold is what nvcc makes of the literal `<t>f`: the decimal rounded to float32 directly.
+  // For four literals that is one ulp from Math.fround of the double (which lies exactly between two
+  // floats and rounds to even); bitsandbytes on CUDA uses the former (fixtures/nf4-golden.json).
   it.each(thresholds)('a value exactly on threshold %f takes the lower code, one ulp above the upper', (t, lo, hi) => {
-    expect(nf4Code(f(t))).toBe(lo);
-    expect(nf4Code(up(f(t)))).toBe(hi);
+    const c = cFloatLiteral(String(t));
+    expect(nf4Code(c)).toBe(lo);
+    expect(nf4Code(up(c))).toBe(hi);
     // Each threshold is the midpoint of its two codes (to float32 precision).
-    expect(Math.abs(f(t) - (NF4_CODE[lo] + NF4_CODE[hi]) / 2)).toBeLessThan(1e-7);
+    expect(Math.abs(c - (NF4_CODE[lo] + NF4_CODE[hi]) / 2)).toBeLessThan(1e-7);
+  });
+
+  it('the C rounding of a literal differs from Math.fround exactly for n111, n110, n100 and m000', () => {
+    const differs = thresholds.filter(([t]) => cFloatLiteral(String(t)) !== f(t)).map(([t]) => t);
+    expect(differs).toEqual([-0.8480964004993439, 0.1202552504837513, 0.5016634166240692, 0.8614784181118011]);
+    expect(cFloatLiteral('0.8614784181118011')).toBe(f(0.8614783883094788));
   });
 
   it('picks hand-checked codes', () => {

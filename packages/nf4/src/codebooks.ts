@@ -50,22 +50,27 @@ export function quantMapFor(quantType: QuantType): Float32Array {
   return (quantType === 'nf4' ? NF4_CODE : FP4_CODE).slice();
 }
 
-// dQuantizeNF4 thresholds, as float32 literals. Each is (near) the midpoint of two neighbours.
+// dQuantizeNF4 thresholds: the float32 values nvcc makes of the CUDA source's literals (`x > 0.86...f`).
+// Each is (near) the midpoint of two code values. Seven of the decimals are the shortest form of a
+// double that lies exactly halfway between two floats; C rounds the decimal itself, which for four
+// of them (n111, n110, n100, m000) is one ulp away from Math.fround of the double (ties to even).
+// Real bitsandbytes (0.50, built for sm_90) uses the C values: fixtures/nf4-golden.json's
+// 'nf4-thresholds' case. So those four are written as the float32 values themselves.
 const N0 = f(0.03979014977812767);
 const N1 = f(0.3893125355243683);
 const N11 = f(0.6427869200706482);
-const N111 = f(0.8614784181118011);
-const N110 = f(0.5016634166240692);
+const N111 = f(0.8614783883094788); // the literal 0.8614784181118011f
+const N110 = f(0.5016633868217468); // the literal 0.5016634166240692f
 const N10 = f(0.2035212516784668);
 const N101 = f(0.2920137718319893);
-const N100 = f(0.1202552504837513);
+const N100 = f(0.1202552542090416); // the literal 0.1202552504837513f
 const M0 = f(-0.33967943489551544);
 const M01 = f(-0.13791173323988914);
 const M011 = f(-0.045525018125772476);
 const M010 = f(-0.23460740596055984);
 const M00 = f(-0.6106329262256622);
 const M001 = f(-0.4599952697753906);
-const M000 = f(-0.8480964004993439);
+const M000 = f(-0.8480964303016663); // the literal -0.8480964004993439f
 
 /**
  * bitsandbytes' `dQuantizeNF4` for one normalised value x (= value * (1/absmax) in float32).

@@ -3,9 +3,9 @@
  * `python tools/golden/nf4_golden.py` (bitsandbytes on CUDA when available). Skipped until the
  * fixture exists.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { readJsonFixture } from '@q/core/testing';
 import { quantizeNF4 } from './quantize';
 import { dequantizeNF4 } from './dequantize';
 import { createDynamicMap } from './dynamic-map';
@@ -29,9 +29,7 @@ interface GoldenCase {
   dequantized: number[];
 }
 
-const fixture = existsSync(path)
-  ? (JSON.parse(readFileSync(path, 'utf8')) as { source: string; dynamic_map: number[]; cases: GoldenCase[] })
-  : undefined;
+const fixture = readJsonFixture<{ source: string; dynamic_map: number[]; cases: GoldenCase[] }>(path, 'python tools/golden/nf4_golden.py (with bitsandbytes: see tools/bnb/build.sh)');
 
 describe.skipIf(!fixture)('golden fixture from tools/golden/nf4_golden.py', () => {
   it('has the same dynamic map', () => {

@@ -1,6 +1,6 @@
 // Written by tools/golden/adamw_golden.py with torch.optim.AdamW; compared when present.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readJsonFixture } from '@q/core/testing';
 import { fileURLToPath } from 'node:url';
 import { getDevice, tensor, type QDevice, type Tensor } from '@q/core';
 import { AdamW, clipGradNorm, type AdamWConfig } from '../src';
@@ -31,8 +31,9 @@ beforeAll(async () => {
 });
 afterAll(() => dev?.dispose());
 
-describe.skipIf(!existsSync(GOLDEN))('AdamW vs torch.optim.AdamW golden', () => {
-  const cases: GoldenCase[] = existsSync(GOLDEN) ? JSON.parse(readFileSync(GOLDEN, 'utf8')).cases : [];
+const golden = readJsonFixture<{ cases: GoldenCase[] }>(GOLDEN, 'python tools/golden/adamw_golden.py (or bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh)');
+describe.skipIf(!golden)('AdamW vs torch.optim.AdamW golden', () => {
+  const cases: GoldenCase[] = golden?.cases ?? [];
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const params: [string, Tensor][] = Object.entries(c.shapes).map(([n, shape]) => [n, tensor(c.init[n]!, shape, { requiresGrad: true })]);
     const opt = new AdamW(params, c.config);

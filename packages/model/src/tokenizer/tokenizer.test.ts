@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, FormatError, ValueError } from '@q/core';
 import { describe, expect, it } from 'vitest';
+import { readJsonFixture } from '@q/core/testing';
 import { AutoTokenizer } from './auto-tokenizer';
 import { readTokenizerSettings } from './special-tokens';
 
@@ -208,8 +209,9 @@ interface GoldenEntry {
   offsets: Array<Array<[number, number]>>;
   special: { bos_token_id: number | null; eos_token_id: number | null; pad_token_id: number | null; unk_token_id: number | null; padding_side: string; vocab_size_with_added: number };
 }
-describe.skipIf(!existsSync(golden))('golden ids from transformers', () => {
-  const g = existsSync(golden) ? (readJson(golden) as { tokenizers: Record<string, GoldenEntry> }) : { tokenizers: {} };
+const goldenData = readJsonFixture<{ tokenizers: Record<string, GoldenEntry> }>(golden, 'bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh');
+describe.skipIf(!goldenData)('golden ids from transformers', () => {
+  const g = goldenData ?? { tokenizers: {} };
   const mine: Record<string, AutoTokenizer> = { qwen3: qwen, llama2: sp };
 
   it('encodes and decodes every text as Python does', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readJsonFixture } from '@q/core/testing';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, ValueError } from '@q/core';
 import { lrSchedule } from './lr-schedule';
@@ -114,8 +114,9 @@ interface GoldenCase {
   lrs: number[];
 }
 
-describe.skipIf(!existsSync(GOLDEN))('lrSchedule vs transformers golden', () => {
-  const cases: GoldenCase[] = existsSync(GOLDEN) ? JSON.parse(readFileSync(GOLDEN, 'utf8')).cases : [];
+const golden = readJsonFixture<{ cases: GoldenCase[] }>(GOLDEN, 'python tools/golden/schedulers_golden.py (or bash tools/golden/run-all.sh on a machine with torch + transformers + peft, then tools/golden/install-fixtures.sh)');
+describe.skipIf(!golden)('lrSchedule vs transformers golden', () => {
+  const cases: GoldenCase[] = golden?.cases ?? [];
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const fn = lrSchedule(c.options);
     let worst = 0;

@@ -10,7 +10,8 @@
  * token loss over the global batch, the same as one process accumulating every micro-batch.
  */
 // flat: [Σ numel(tensors)] f32 on the GPU, host: the same on the CPU
-import { keep, zeros, empty, type Tensor } from '@q/core';
+import { keep, zeros, type Tensor } from '@q/core';
+import { empty } from '@q/core/kernel';
 import type { Communicator } from './communicator';
 
 export class GradientSync {
