@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import {
   attention, backward, crossEntropy, embedding, getDevice, keep, matmul, maskedSoftmax, mul, rmsNorm, rope, softmax, sum,
-  swiglu, tensor, tidy, type CpuTensor, type DType, type QDevice, type Tensor,
+  swiglu, tensor, tidy, type DType, type QDevice, type Tensor,
 } from '../src';
-import { readJsonFixture, reference } from '../src/testing';
+import { readJsonFixture, reference, type CpuTensor } from '../src/testing';
 
 interface GoldenInput {
   shape: number[];

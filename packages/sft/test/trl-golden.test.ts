@@ -168,7 +168,7 @@ describe.skipIf(!golden)(`SFT data path against trl ${golden?.trl ?? ''} (transf
           // The step's micro-batches hold all of the rows in both runs (2 x batch_size), so the
           // summed loss over num_items_in_batch does not depend on the order they were drawn in.
           expect(rows.length).toBe(2 * c.batch_size);
-          const s = c.step;
+          const s = c.step!;
           expect(Math.abs(first.loss! - s.loss) / s.loss, `loss ${first.loss} vs trl ${s.loss}`).toBeLessThan(2e-5);
           expect(Math.abs(first.grad_norm! - s.grad_norm) / s.grad_norm, `grad_norm ${first.grad_norm} vs trl ${s.grad_norm}`).toBeLessThan(2e-4);
         }, 180_000);
