@@ -13,6 +13,7 @@ import { tokenizeRows, collate, packExamples, type Example } from '../data';
 import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
+import type { TrainerCallback } from './callbacks';
 
 type Rows = Dataset<Record<string, unknown>> | Record<string, unknown>[];
 
@@ -34,6 +35,8 @@ export interface SFTTrainerOptions {
   progress?: ProgressSink | false;
   /** Called with each log entry (loss, learning_rate, grad_norm, tokens_per_second, eval_loss). */
   onLog?: (e: LogEntry) => void;
+  /** Hooks after each optimizer step (transformers' TrainerCallback): pause, stop, save. */
+  callbacks?: TrainerCallback[];
   warn?: (m: string) => void;
 }
 
@@ -60,6 +63,7 @@ export class SFTTrainer {
   private progress: ProgressSink;
   private warn: (m: string) => void;
   private onLog?: (e: LogEntry) => void;
+  private callbacks: TrainerCallback[];
   private padId: number;
 
   constructor(o: SFTTrainerOptions) {
@@ -106,6 +110,7 @@ export class SFTTrainer {
     this.evalSet = o.evalDataset ? tokenizeRows(rowsOf(o.evalDataset), o.tokenizer, tokOpts).examples : null;
     this.progress = o.progress === false ? silentProgress : (o.progress ?? terminalProgress());
     this.onLog = o.onLog;
+    this.callbacks = o.callbacks ?? [];
     const perEpoch = this.updatesPerEpoch();
     const maxSteps = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * perEpoch);
     this.state = { globalStep: 0, epoch: 0, batchInEpoch: 0, logHistory: [], maxSteps, numTrainEpochs: Math.ceil(maxSteps / perEpoch) };
@@ -246,9 +251,21 @@ export class SFTTrainer {
           await log({ step, epoch: this.state.epoch, eval_loss: ev.evalLoss });
           this.progress.log(`step ${step}: eval_loss ${ev.evalLoss.toFixed(4)}`);
         }
-        if (args.saveStrategy === 'steps' && args.saveSteps > 0 && step % args.saveSteps === 0 && step < this.state.maxSteps) {
+        let stop = false;
+        let save = args.saveStrategy === 'steps' && args.saveSteps > 0 && step % args.saveSteps === 0;
+        for (const cb of this.callbacks) {
+          const c = await cb.onStepEnd?.(this.state);
+          stop ||= !!c?.shouldTrainingStop;
+          save ||= !!c?.shouldSave;
+        }
+        // The last step's checkpoint is written once, after the loop.
+        if (save && step < this.state.maxSteps && !stop) {
           const dir = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
           this.progress.log(`saved ${dir}`);
+        }
+        if (stop) {
+          this.progress.log(`training stopped by a callback at step ${step}`);
+          break;
         }
       }
       if (this.evalSet && args.evalStrategy !== 'no') {
