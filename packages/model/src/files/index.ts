@@ -2,4 +2,4 @@ export { atomicWriteFile, atomicWriteWith } from './atomic-write';
 export { openCheckpoint, type Checkpoint } from './checkpoint';
 export { fileSource, type FileSource } from './file-source';
 export { pathExists, readJsonFile } from './read-json-file';
-export { nodeModules, useFileSystem } from './node-modules';
+export { nodeModules, processId, useFileSystem } from './node-modules';

@@ -45,3 +45,8 @@ export function nodeModules(): Promise<{ fs: Fs; path: Path }> {
 function load<T>(specifier: string): Promise<T> {
   return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
 }
+
+/** This process's id for temporary names; 0 in a browser, which has no `process`. */
+export function processId(): number {
+  return (globalThis as { process?: { pid?: number } }).process?.pid ?? 0;
+}

@@ -5,7 +5,7 @@
  */
 import { readSafetensors, serializeSafetensors, FormatError, type SafetensorsEntry, type Tensor } from '@q/core';
 import { atomicWriteFile, fileSource, pathExists, readJsonFile, savePretrained, type CausalLM } from '@q/model';
-import { nodeModules } from '@q/model';
+import { nodeModules, processId } from '@q/model';
 import { saveAdapter, PeftModel } from '@q/lora';
 import type { AdamW, AdamWStateDict } from '@q/optim';
 import type { LogEntry } from './loss-plot';
@@ -33,7 +33,7 @@ export async function saveCheckpoint(
 ): Promise<string> {
   const { fs, path } = await node();
   const final = path.join(outputDir, `checkpoint-${state.globalStep}`);
-  const tmp = path.join(outputDir, `.tmp-checkpoint-${state.globalStep}-${process.pid}`);
+  const tmp = path.join(outputDir, `.tmp-checkpoint-${state.globalStep}-${processId()}`);
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
   if (model instanceof PeftModel) await saveAdapter(model, tmp);
