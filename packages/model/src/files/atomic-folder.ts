@@ -12,7 +12,7 @@
  * Every name is a rename within one parent folder, so each step is atomic on POSIX.
  */
 import { QError } from '@q/core';
-import { nodeModules } from './node-modules';
+import { nodeModules, processId } from './node-modules';
 
 export interface AtomicFolderOptions {
   /**
@@ -39,14 +39,16 @@ function rand(): string {
 function deadTemporary(name: string): boolean {
   const m =
     /^\.tmp-checkpoint-\d+-(\d+)$/.exec(name) ?? /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/.exec(name) ?? /^\.qlora\.lock\.(\d+)\.[a-z0-9]+$/.exec(name) ?? /^\.qlora-write-test-(\d+)$/.exec(name);
-  return !!m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+  return !!m && Number(m[1]) !== processId() && !pidAlive(Number(m[1]));
 }
 
 /** True when `pid` is a live process on this host (EPERM: alive, owned by someone else). */
 export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  // A browser has no processes to ask (and writes under pid 0, see processId).
+  const proc = (globalThis as { process?: { kill(pid: number, signal: number): void } }).process;
+  if (!proc || !Number.isInteger(pid) || pid <= 0) return false;
   try {
-    process.kill(pid, 0);
+    proc.kill(pid, 0);
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
@@ -90,7 +92,7 @@ async function finishCommit(target: string, ready: string): Promise<void> {
       if (await exists(path.join(ready, name))) continue;
       await fs.rename(path.join(target, name), path.join(ready, name));
     }
-    const old = path.join(path.dirname(target), `.${path.basename(target)}.q-old-${process.pid}-${rand()}`);
+    const old = path.join(path.dirname(target), `.${path.basename(target)}.q-old-${processId()}-${rand()}`);
     await fs.rename(target, old);
     await fs.rename(ready, target);
     await syncDir(path.dirname(target));
@@ -120,7 +122,7 @@ export async function writeFolderAtomic<T>(dir: string, fill: (tmp: string) => P
   const parent = path.dirname(target);
   const base = path.basename(target);
   // The folder is renamed aside during the swap: the working folder (or one above it) must not be.
-  const cwd = process.cwd();
+  const cwd = (globalThis as { process?: { cwd(): string } }).process?.cwd() ?? '/';
   if (parent === target || cwd === target || cwd.startsWith(`${target}${path.sep}`)) {
     throw new QError('E_IO', `${target}: is the working folder or above it, and an output folder is replaced whole; choose a folder of its own`);
   }
@@ -131,7 +133,7 @@ export async function writeFolderAtomic<T>(dir: string, fill: (tmp: string) => P
   }
   // A writer killed earlier on this same target: finish its commit or clear its leftovers first.
   await recoverFolders(parent, base);
-  const id = `${process.pid}-${rand()}`;
+  const id = `${processId()}-${rand()}`;
   const tmp = path.join(parent, `.${base}.q-tmp-${id}`);
   const ready = path.join(parent, `.${base}.q-ready-${id}`);
   await fs.mkdir(tmp);
@@ -177,7 +179,7 @@ export async function removeFolderAtomic(dir: string): Promise<void> {
   const { fs, path } = await nodeModules();
   const target = path.resolve(dir);
   if (!(await exists(target))) return;
-  const old = path.join(path.dirname(target), `.${path.basename(target)}.q-old-${process.pid}-${rand()}`);
+  const old = path.join(path.dirname(target), `.${path.basename(target)}.q-old-${processId()}-${rand()}`);
   await fs.rename(target, old);
   await syncDir(path.dirname(target));
   await fs.rm(old, { recursive: true, force: true });
@@ -198,7 +200,7 @@ export async function recoverFolders(parent: string, only?: string): Promise<str
   const names = (await fs.readdir(parent).catch(() => [] as string[])).filter((n) => only === undefined || n.startsWith(`.${only}.`));
   const done: string[] = [];
   // Another live process's folders are its own business (the output_dir lock keeps runs apart).
-  const tagged = names.map((n) => [n, TAG.exec(n)] as const).filter(([, m]) => m && Number(m[3]) !== process.pid && !pidAlive(Number(m[3])));
+  const tagged = names.map((n) => [n, TAG.exec(n)] as const).filter(([, m]) => m && Number(m[3]) !== processId() && !pidAlive(Number(m[3])));
   // Ready folders first: they are complete, and their commit may need the old folder's entries.
   for (const [name, m] of tagged) {
     if (m![2] !== 'ready') continue;

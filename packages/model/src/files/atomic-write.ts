@@ -1,5 +1,5 @@
 import { QError, type ByteSink } from '@q/core';
-import { nodeModules } from './node-modules';
+import { nodeModules, processId } from './node-modules';
 
 /**
  * Writes a file so that a crash leaves either the old file or the new one, never half of it:
@@ -29,7 +29,7 @@ export async function atomicWriteWith(path: string, write: (sink: ByteSink) => P
   const { fs, path: p } = await nodeModules();
   const dir = p.dirname(path);
   await fs.mkdir(dir, { recursive: true });
-  const tmp = p.join(dir, `.${p.basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  const tmp = p.join(dir, `.${p.basename(path)}.${processId()}.${Math.random().toString(36).slice(2)}.tmp`);
   const handle = await fs.open(tmp, 'w');
   try {
     await write({

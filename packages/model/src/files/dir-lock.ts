@@ -5,7 +5,7 @@
  * fails if the name exists), so no reader ever sees a half-written lock.
  */
 import { QError } from '@q/core';
-import { nodeModules } from './node-modules';
+import { nodeModules, processId } from './node-modules';
 import { pidAlive } from './atomic-folder';
 
 export const LOCK_FILE = '.qlora.lock';
@@ -48,13 +48,14 @@ export interface DirLock {
  */
 export async function lockDir(dir: string, command: string): Promise<DirLock> {
   const { fs, path } = await nodeModules();
-  const os = (await import(/* @vite-ignore */ 'node:' + 'os')) as typeof import('node:os');
+  // A browser has no node:os; its locks name the host 'browser'.
+  const host = await (import(/* @vite-ignore */ 'node:' + 'os') as Promise<typeof import('node:os')>).then((os) => os.hostname(), () => 'browser');
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
-  const me: LockInfo = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), command };
+  const me: LockInfo = { pid: processId(), host, started: new Date().toISOString(), command };
   const notes: string[] = [];
   for (let attempt = 0; attempt < 3; attempt++) {
-    const tmp = path.join(dir, `${LOCK_FILE}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+    const tmp = path.join(dir, `${LOCK_FILE}.${processId()}.${Math.random().toString(36).slice(2)}`);
     await fs.writeFile(tmp, `${JSON.stringify(me)}\n`);
     try {
       await fs.link(tmp, file);

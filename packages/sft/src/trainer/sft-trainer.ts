@@ -16,6 +16,7 @@ import { NonFiniteGuard } from './nonfinite-guard';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
 import { detectMpiLaunch, GradientSync, microBatchesPerStep, openWorld, shardMicroBatches, type Communicator } from '../distributed';
+import type { TrainerCallback } from './callbacks';
 
 type Rows = Dataset<Record<string, unknown>> | Record<string, unknown>[];
 
@@ -37,6 +38,8 @@ export interface SFTTrainerOptions {
   progress?: ProgressSink | false;
   /** Called with each log entry (loss, learning_rate, grad_norm, tokens_per_second, eval_loss). */
   onLog?: (e: LogEntry) => void;
+  /** Hooks after each optimizer step (transformers' TrainerCallback): pause, stop, save. */
+  callbacks?: TrainerCallback[];
   warn?: (m: string) => void;
   /**
    * The data-parallel world (see ../distributed). Default: MPI when the process was started by
@@ -68,6 +71,7 @@ export class SFTTrainer {
   private progress: ProgressSink;
   private warn: (m: string) => void;
   private onLog?: (e: LogEntry) => void;
+  private callbacks: TrainerCallback[];
   private padId: number;
   private comm: Communicator | null;
   /** Data-parallel ranks and this process's rank, known from the launch before MPI starts. */
@@ -129,6 +133,7 @@ export class SFTTrainer {
     this.world = { rank: launch?.rank ?? 0, size: launch?.size ?? 1 };
     this.progress = o.progress === false || this.world.rank !== 0 ? silentProgress : (o.progress ?? terminalProgress());
     this.onLog = o.onLog;
+    this.callbacks = o.callbacks ?? [];
     const perEpoch = this.updatesPerEpoch();
     const maxSteps = this.args.maxSteps > 0 ? this.args.maxSteps : Math.ceil(this.args.numTrainEpochs * perEpoch);
     this.state = { globalStep: 0, epoch: 0, batchInEpoch: 0, logHistory: [], maxSteps, numTrainEpochs: Math.ceil(maxSteps / perEpoch) };
@@ -333,11 +338,23 @@ export class SFTTrainer {
           this.progress.log(`step ${step}: eval_loss ${ev.evalLoss.toFixed(4)}`);
           lastEval = step;
         }
-        const saveNow = (args.saveStrategy === 'steps' && saveSteps > 0 && step % saveSteps === 0) || (args.saveStrategy === 'epoch' && epochEnded);
-        if (lead && saveNow && step < this.state.maxSteps) {
+        let stop = false;
+        let save = (args.saveStrategy === 'steps' && saveSteps > 0 && step % saveSteps === 0) || (args.saveStrategy === 'epoch' && epochEnded);
+        // NOTE: callbacks act per process; under data parallelism only rank 0 has a UI to ask.
+        for (const cb of this.callbacks) {
+          const c = await cb.onStepEnd?.(this.state);
+          stop ||= !!c?.shouldTrainingStop;
+          save ||= !!c?.shouldSave;
+        }
+        // The last step's checkpoint (and a stopped run's) is written once, after the loop.
+        if (lead && save && step < this.state.maxSteps && !stop) {
           await this.checkWeights(guard, step);
           lastCheckpoint = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
           this.progress.log(`saved ${lastCheckpoint}`);
+        }
+        if (stop) {
+          this.progress.log(`training stopped by a callback at step ${step}`);
+          break;
         }
       }
       // The final evaluation, unless the last step was just evaluated (it was logged twice).
