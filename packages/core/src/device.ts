@@ -22,6 +22,11 @@ export interface DeviceInfo {
   f16: boolean;
   subgroups: boolean;
   subgroupMatrix: boolean;
+  /** The adapter's subgroup-matrix shapes (empty without the feature): M x N result, K inner. */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+  /** Subgroup sizes the adapter may use (0 when it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
   timestamps: boolean;
   runtime: 'node' | 'browser';
 }
@@ -38,6 +43,15 @@ const LIMITS = [
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
 ] as const;
+
+/** One shape of 'chromium-experimental-subgroup-matrix' (adapter.info.subgroupMatrixConfigs). */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
 
 export interface RawDevice {
   device: GPUDevice;
@@ -124,6 +138,9 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<RawDevice> {
     f16: device.features.has('shader-f16'),
     subgroups: device.features.has('subgroups'),
     subgroupMatrix: device.features.has('chromium-experimental-subgroup-matrix'),
+    subgroupMatrixConfigs: device.features.has('chromium-experimental-subgroup-matrix') ? matrixConfigs(ai) : [],
+    subgroupMinSize: (ai as { subgroupMinSize?: number } | undefined)?.subgroupMinSize ?? 0,
+    subgroupMaxSize: (ai as { subgroupMaxSize?: number } | undefined)?.subgroupMaxSize ?? 0,
     timestamps: device.features.has('timestamp-query'),
     runtime,
   };
@@ -136,6 +153,17 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<RawDevice> {
       device.destroy();
     },
   };
+}
+
+function matrixConfigs(ai: GPUAdapterInfo | undefined): SubgroupMatrixConfig[] {
+  const list = (ai as { subgroupMatrixConfigs?: Iterable<Record<string, unknown>> } | undefined)?.subgroupMatrixConfigs ?? [];
+  return [...list].map((c) => ({
+    componentType: String(c.componentType),
+    resultComponentType: String(c.resultComponentType),
+    M: Number(c.M),
+    N: Number(c.N),
+    K: Number(c.K),
+  }));
 }
 
 /**
