@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import {
-  getDevice, randn, tensor, keep, matmul, matmulSettings, TILE_64, TILE_128, add, softmax, rmsNorm, crossEntropy, Rng, floatToHalf, halfToFloat,
+  getDevice, randn, tensor, keep, matmul, matmulSettings, TILE_64, TILE_128, add, softmax, rmsNorm, crossEntropy, Rng, f32ToF16, f16ToF32,
   type Tensor, type DType, type QDevice,
 } from '@q/core';
 import { timeIt, progress, printTable, adapterSlug, isCpuAdapter, writeJson, type Timing } from './harness';
@@ -46,7 +46,7 @@ interface Result extends Omit<Case, 'setup'>, Timing {
 function hostRandn(n: number, seed: number, dtype: DType): Float32Array {
   const rng = new Rng(seed);
   const d = Float32Array.from({ length: n }, () => rng.normal());
-  return dtype === 'f16' ? halfToFloat(floatToHalf(d)) : d;
+  return dtype === 'f16' ? f16ToF32(f32ToF16(d)) : d;
 }
 
 /** A forced matmul kernel variant (see matmulSettings in @q/core), or the automatic choice. */

@@ -273,6 +273,16 @@ function tensorCore(spec: GemmSpec, t: TensorCoreTile): KernelDecl {
     }`;
   // Each fragment goes through this subgroup's scratch, then its lanes apply the store hook.
   const frag = TM * TN;
+  // Subgroup-matrix builtins want uniform arguments, and Tint's uniformity analysis cannot see
+  // that lid.x / SG is uniform within a subgroup. With one subgroup per workgroup every offset is
+  // uniform by construction (sg = 0); with several, the subgroup_uniformity diagnostic is turned
+  // off (Chromium's WGSL language feature of that name), which Tint may or may not accept.
+  const one = t.SGM * t.SGN === 1;
+  const ids = one
+    ? 'const sg = 0u; const sm = 0u; const sn = 0u; let lane = lid.x;'
+    : `let sg = lid.x / ${SG}u; let lane = lid.x % ${SG}u;
+  // This subgroup's block of the tile: rows sm.., columns sn..
+  let sm = (sg / ${t.SGN}u) * ${FM * TM}u; let sn = (sg % ${t.SGN}u) * ${FN * TN}u;`;
   const epilogue = rep(FM * FN, (f) => {
     const fi = Math.floor(f / FN);
     const fj = f % FN;
@@ -289,16 +299,14 @@ function tensorCore(spec: GemmSpec, t: TensorCoreTile): KernelDecl {
     bindings: spec.bindings,
     uniforms: spec.uniforms,
     wg: threads,
-    directives: 'enable chromium_experimental_subgroup_matrix;',
+    directives: 'enable chromium_experimental_subgroup_matrix;' + (one ? '' : '\ndiagnostic(off, subgroup_uniformity);'),
     header: `${spec.header ?? ''}
 var<workgroup> As: array<f16, ${2 * BM * PA}>;
 var<workgroup> Bs: array<f16, ${2 * BK * PB}>;
 var<workgroup> Cs: array<f32, ${t.SGM * t.SGN * frag}>;`,
     body: `
   let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BN}u;
-  let sg = lid.x / ${SG}u; let lane = lid.x % ${SG}u;
-  // This subgroup's block of the tile: rows sm.., columns sn..
-  let sm = (sg / ${t.SGN}u) * ${FM * TM}u; let sn = (sg % ${t.SGN}u) * ${FN * TN}u;
+  ${ids}
   ${spec.prologue ?? ''}
   workgroupBarrier();
   ${rep(FM * FN, (f) => `var c${f} = ${C}();`, '\n  ')}

@@ -75,10 +75,12 @@ export const TILE_128: CudaCoreTile = { kind: 'cuda', BM: 128, BN: 128, BK: 16, 
  * - `tensorCores` (f16 operands): 'auto' uses subgroup matrices where the device has the feature
  *   and an f16 x f16 -> f32 shape ({@link tensorCoreTile}); 'off' never; 'on' insists (an error
  *   where the device has none). The env variable Q_TENSOR_CORES=on|off|auto sets the default.
+ * - `vectorLoads`: read operands as vec4s where their contiguous axis is a multiple of 4.
  */
-export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tensorCores: 'auto' | 'on' | 'off' } = {
+export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tensorCores: 'auto' | 'on' | 'off'; vectorLoads: boolean } = {
   tile: 'auto',
   f16Fma: true,
+  vectorLoads: true,
   tensorCores: envTensorCores(),
 };
 
@@ -95,16 +97,19 @@ function isCpuAdapter(info: DeviceInfo): boolean {
  * The tensor-core tile for a device, or null: it needs 'chromium-experimental-subgroup-matrix'
  * with an f16 x f16 -> f32 shape, shader-f16, and one known subgroup size (Apple, Intel and
  * NVIDIA report different shapes: 8x8, 8x16, 16x16; the tile is built from whichever is there).
- * Each subgroup holds FM x FN accumulators; tiles are about 128 x 128 x 32.
+ * One subgroup per workgroup holds FM x FN accumulators of a 64 x 64 tile (K steps of 32): one
+ * subgroup keeps every subgroup-matrix argument provably uniform (see ./matmul-template).
  */
 export function tensorCoreTile(info: DeviceInfo): TensorCoreTile | null {
   if (!info.subgroupMatrix || !info.f16) return null;
   const SG = info.subgroupMinSize;
   if (!SG || SG !== info.subgroupMaxSize) return null;
-  const cfg = info.subgroupMatrixConfigs.find((c) => c.componentType === 'f16' && c.resultComponentType === 'f32');
+  // The largest f16 x f16 -> f32 shape the device offers.
+  const cfg = info.subgroupMatrixConfigs
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
+    .sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K)[0];
   if (!cfg) return null;
-  const per = (edge: number, tiles: number) => Math.max(1, Math.round(edge / tiles / 2));
-  let t: TensorCoreTile = { kind: 'tensor', TM: cfg.M, TN: cfg.N, TK: cfg.K, SG, SGM: 2, SGN: 2, FM: per(128, cfg.M), FN: per(128, cfg.N), BK: Math.max(32, cfg.K) };
+  let t: TensorCoreTile = { kind: 'tensor', TM: cfg.M, TN: cfg.N, TK: cfg.K, SG, SGM: 1, SGN: 1, FM: Math.max(1, Math.floor(64 / cfg.M)), FN: Math.max(1, Math.floor(64 / cfg.N)), BK: cfg.K * Math.max(1, Math.round(32 / cfg.K)) };
   while (gemmSharedBytes(t, 'f16') > info.limits.maxComputeWorkgroupStorageSize && (t.FM > 1 || t.FN > 1))
     t = { ...t, FM: Math.max(1, t.FM >> 1), FN: Math.max(1, t.FN >> 1) };
   const { threads } = tileShape(t);
@@ -222,8 +227,8 @@ function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   const { BM, BN, BK } = tileShape(t);
   // vec4 loads where the operand's contiguous axis (and so every row and batch offset) is a
   // multiple of 4 elements.
-  const vecA = (attrs.transA ? d.M : d.K) % 4 === 0;
-  const vecB = (attrs.transB ? d.K : d.N) % 4 === 0;
+  const vecA = matmulSettings.vectorLoads && (attrs.transA ? d.M : d.K) % 4 === 0;
+  const vecB = matmulSettings.vectorLoads && (attrs.transB ? d.K : d.N) % 4 === 0;
   const key = `${a.dtype}${attrs.transA}${attrs.transB}${JSON.stringify(t)}${vecA}${vecB}`;
   let k = kernels.get(key);
   if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t, vecA, vecB)));

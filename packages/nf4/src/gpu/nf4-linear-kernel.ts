@@ -54,7 +54,7 @@ function wLoad(mode: Mode, aligned: boolean): TileLoad {
       if (ok) { let flat = row * u.K + col; rw[${l}] = ${word}; rs[${l}] = absmax[flat >> u.log2bs]; }`,
     value: (l, S) =>
       aligned
-        ? `vec4<${S}>(wv(lut[(rw[${l}] >> 4u) & 15u], rs[${l}]), wv(lut[rw[${l}] & 15u], rs[${l}]), wv(lut[(rw[${l}] >> 12u) & 15u], rs[${l}]), wv(lut[(rw[${l}] >> 8u) & 15u], rs[${l}]))`
+        ? `vec4<${S}>(vec4<f32>(wv(lut[(rw[${l}] >> 4u) & 15u], rs[${l}]), wv(lut[rw[${l}] & 15u], rs[${l}]), wv(lut[(rw[${l}] >> 12u) & 15u], rs[${l}]), wv(lut[(rw[${l}] >> 8u) & 15u], rs[${l}])))`
         : `${S}(wv(lut[rw[${l}]], rs[${l}]))`,
   };
 }
