@@ -10,7 +10,7 @@
  *   for i in $(seq 50); do timeout 120 node dist/matmul-stress.mjs --seed $i; echo "rc=$?"; done
  */
 import { parseArgs } from 'node:util';
-import { getDevice, tensor, matmul, Rng, type DType } from '@q/core';
+import { getDevice, tensor, matmul, matmulSettings, tensorCoreTile, Rng, type DType, type MatmulTile } from '@q/core';
 import { quantizeNF4 } from '../../packages/nf4/src/quantize';
 import { dequantizeNF4 } from '../../packages/nf4/src/dequantize';
 import { Nf4Weight, nf4Linear } from '../../packages/nf4/src/gpu-index';
@@ -23,7 +23,26 @@ const rng = new Rng(Number(opts.seed));
 const pick = <T>(xs: T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
 const ints = (n: number) => Float32Array.from({ length: n }, () => Math.floor(rng.next() * 3) - 1);
 
-async function denseCase(dtype: DType, max: number, reps: number): Promise<string | null> {
+/** Tensor-core tiles the stress also forces on f16 products (one subgroup per workgroup). */
+const TC_SHAPES = [
+  { FM: 4, FN: 4, BK: 32 },
+  { FM: 4, FN: 4, BK: 16 },
+  { FM: 4, FN: 4, BK: 64 },
+  { FM: 2, FN: 4, BK: 32 },
+  { FM: 4, FN: 2, BK: 32 },
+  { FM: 2, FN: 2, BK: 32 },
+];
+
+async function denseCase(dtype: DType, max: number, reps: number, tile: MatmulTile | 'auto'): Promise<string | null> {
+  matmulSettings.tile = tile;
+  try {
+    return await denseCheck(dtype, max, reps, tile);
+  } finally {
+    matmulSettings.tile = 'auto';
+  }
+}
+
+async function denseCheck(dtype: DType, max: number, reps: number, tile: MatmulTile | 'auto'): Promise<string | null> {
   const dims = [1, 3, 16, 17, 64, 100, 128, 255, 256, 512, 1000, 1024, 2048, 4096].filter((d) => d <= max);
   const [M, N] = [pick(dims), pick(dims)];
   const K = Math.min(pick(dims), 2048);
@@ -57,7 +76,7 @@ async function denseCase(dtype: DType, max: number, reps: number): Promise<strin
         for (let k = 0; k < K; k++) want += A(z, m, k) * bx[k]!;
         let have = 0;
         for (let n = 0; n < N; n++) have += got[z * M * N + m * N + n]! * x[n]!;
-        if (have !== want) return `${dtype} ${batch}x[${M}x${K}${transA ? 'ᵀ' : ''}]·[${K}x${N}${transB ? 'ᵀ' : ''}] row ${m} of batch ${z}: C·x ${have} != A·(B·x) ${want}`;
+        if (have !== want) return `${JSON.stringify(tile)} ${dtype} ${batch}x[${M}x${K}${transA ? 'ᵀ' : ''}]·[${K}x${N}${transB ? 'ᵀ' : ''}] row ${m} of batch ${z}: C·x ${have} != A·(B·x) ${want}`;
       }
     }
   }
@@ -103,7 +122,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < Number(opts.cases); i++) {
     const dtype = pick(dtypes);
     const nf4 = rng.next() < 0.25;
-    const bad = nf4 ? await nf4Case(dtype, Number(opts.reps)) : await denseCase(dtype, Number(opts.max), Number(opts.reps));
+    const tc = tensorCoreTile(dev.info);
+    const tile: MatmulTile | 'auto' = dtype === 'f16' && tc && rng.next() < 0.5 ? { ...tc, ...pick(TC_SHAPES) } : 'auto';
+    const bad = nf4 ? await nf4Case(dtype, Number(opts.reps)) : await denseCase(dtype, Number(opts.max), Number(opts.reps), tile);
     stats.cases++;
     if (nf4) stats.nf4++;
     else stats.dense++;

@@ -67,12 +67,12 @@ const describeTile = (t: MatmulTile | 'auto') =>
 
 const TIME = { warmup: 10, targetMs: 400, maxIters: 200 };
 
-async function matmulRow(dev: QDevice, M: number, N: number, K: number, dtype: DType, transB: boolean, tile: MatmulTile | 'auto', f16Fma = true, vectorLoads = true): Promise<Row> {
+async function matmulRow(dev: QDevice, M: number, N: number, K: number, dtype: DType, transB: boolean, tile: MatmulTile | 'auto', f16Fma = true, vectorLoads = true, tensorCores: 'auto' | 'off' = 'auto'): Promise<Row> {
   const ha = hostRandn(M * K, 1, dtype);
   const hb = hostRandn(K * N, 2, dtype);
   const a = keep(tensor(ha, [M, K], { dtype }));
   const b = keep(tensor(hb, transB ? [N, K] : [K, N], { dtype }));
-  Object.assign(matmulSettings, { tile, f16Fma, vectorLoads });
+  Object.assign(matmulSettings, { tile, f16Fma, vectorLoads, tensorCores });
   try {
     const c = matmul(a, b, { transB });
     const err = sampledErr((await c.read()) as Float32Array, ha, hb, M, N, K, transB);
@@ -84,21 +84,30 @@ async function matmulRow(dev: QDevice, M: number, N: number, K: number, dtype: D
       case: `matmul${transB ? ' x·Wᵀ' : ''}`,
       dtype,
       shape: `${M}x${K}x${N}`,
-      tile: describeTile(tile) + (tile !== 'auto' && tile.kind === 'cuda' && dtype === 'f16' ? (f16Fma ? ' fma16' : ' f32-mul') : '') + (vectorLoads ? '' : ' scalar loads'),
+      tile: describeTile(tile) + (tile !== 'auto' && tile.kind === 'cuda' && dtype === 'f16' ? (f16Fma ? ' fma16' : ' f32-mul') : '') + (vectorLoads ? '' : ' scalar loads') + (tensorCores === 'off' ? ' (tensor cores off)' : ''),
       tflops: flops / (kernelMs || timing.wallMs) / 1e9,
       tflopsWall: flops / timing.wallMs / 1e9,
       err,
       timing,
     };
   } finally {
-    Object.assign(matmulSettings, { tile: 'auto', f16Fma: true, vectorLoads: true });
+    Object.assign(matmulSettings, { tile: 'auto', f16Fma: true, vectorLoads: true, tensorCores: 'auto' });
     a.release();
     b.release();
   }
 }
 
 /** The fused NF4 linear (fwd: x [T, K]·Wᵀ, bwd: dY [T, N]·W) against the dense matmul on the dequantized W. */
-async function nf4Rows(dev: QDevice, T: number, N: number, K: number, dtype: DType): Promise<Row[]> {
+async function nf4Rows(dev: QDevice, T: number, N: number, K: number, dtype: DType, tensorCores: 'auto' | 'off' = 'auto'): Promise<Row[]> {
+  matmulSettings.tensorCores = tensorCores;
+  try {
+    return await nf4Measure(dev, T, N, K, dtype, tensorCores);
+  } finally {
+    matmulSettings.tensorCores = 'auto';
+  }
+}
+
+async function nf4Measure(dev: QDevice, T: number, N: number, K: number, dtype: DType, tensorCores: 'auto' | 'off'): Promise<Row[]> {
   const rows: Row[] = [];
   const q = quantizeNF4(hostRandn(N * K, 3, 'f32').map((v) => v * 0.05), { shape: [N, K] });
   const w = Nf4Weight.upload(q);
@@ -123,7 +132,7 @@ async function nf4Rows(dev: QDevice, T: number, N: number, K: number, dtype: DTy
       case: `nf4Linear ${mode}`,
       dtype,
       shape: `${T}x${R}x${C}`,
-      tile: 'auto',
+      tile: tensorCores === 'off' ? 'auto (tensor cores off)' : 'auto',
       tflops: flops / fusedMs / 1e9,
       tflopsWall: flops / timing.wallMs / 1e9,
       err,
@@ -146,11 +155,23 @@ async function main(): Promise<void> {
   const tc = tensorCoreTile(dev.info);
   console.log(`adapter: ${vendor} ${architecture} ${description}; f16 ${dev.info.f16}; subgroup matrix ${dev.info.subgroupMatrix} ${JSON.stringify(dev.info.subgroupMatrixConfigs)}; tensor-core tile ${tc ? describeTile(tc) : 'none'}`);
   const rows: Row[] = [];
+  const path = opts.json ?? `${existsSync('benchmarks') ? 'benchmarks/' : ''}results/matmul-${adapterSlug(dev)}.json`;
+  // Written after every case, so a run cut short keeps what it measured.
+  const save = () =>
+    writeJson(path, {
+      benchmark: 'matmul',
+      date: new Date().toISOString(),
+      node: process.version,
+      device: dev.info,
+      notes: 'TFLOP/s from the kernels\' GPU time (timestamp queries), wall from time around dev.sync(); err = max |gpu − float64| / rms over 64 sampled outputs; vsDense = fused NF4 time / dense matmul time (same dtype and tensor-core setting, dequantized W)',
+      results: rows.map(({ timing, ...r }) => ({ ...r, iters: timing.iters, wallMs: timing.wallMs, gpuMs: timing.gpuMs, kernels: timing.kernels })),
+    });
   const add = async (p: Promise<Row | Row[]>) => {
     try {
       const r = await p;
       rows.push(...(Array.isArray(r) ? r : [r]));
       const last = rows[rows.length - 1]!;
+      save();
       console.log(`${last.case} ${last.dtype} ${last.shape} [${last.tile}]: ${last.tflops.toFixed(1)} TFLOP/s (wall ${last.tflopsWall.toFixed(1)}), err ${last.err.toExponential(2)}${last.vsDense ? `, ${last.vsDense.toFixed(2)}x dense` : ''}`);
     } catch (e) {
       console.log(`FAILED: ${(e as Error).message.slice(0, 400)}`);
@@ -159,6 +180,7 @@ async function main(): Promise<void> {
   const f16 = dev.info.f16;
   await add(matmulRow(dev, n, n, n, 'f32', false, 'auto'));
   if (f16) await add(matmulRow(dev, n, n, n, 'f16', false, 'auto'));
+  if (f16 && tc) await add(matmulRow(dev, n, n, n, 'f16', false, 'auto', true, true, 'off'));
   if (opts.variants) {
     const one = { stages: 1 as const };
     for (const [t, vec] of [[TILE_128, true], [{ ...TILE_128, ...one }, true], [{ ...TILE_128, ...one }, false], [TILE_64, true], [{ ...TILE_64, ...one }, false]] as [MatmulTile, boolean][])
@@ -186,27 +208,23 @@ async function main(): Promise<void> {
   // Linear-layer shapes (Qwen2.5-0.5B MLP up-projection, x·Wᵀ).
   await add(matmulRow(dev, T, 4864, 896, 'f32', true, 'auto'));
   if (f16) await add(matmulRow(dev, T, 4864, 896, 'f16', true, 'auto'));
+  if (f16 && tc) await add(matmulRow(dev, T, 4864, 896, 'f16', true, 'auto', true, true, 'off'));
   if (opts.variants) {
     await add(matmulRow(dev, T, 4864, 896, 'f32', true, { ...TILE_128, stages: 1 }, true, false));
     await add(matmulRow(dev, T, 4864, 896, 'f32', true, TILE_64, true, true));
     if (f16) await add(matmulRow(dev, T, 4864, 896, 'f16', true, TILE_64, true, true));
   }
   if (!opts['no-nf4']) {
-    for (const dtype of f16 ? (['f16', 'f32'] as DType[]) : (['f32'] as DType[])) {
-      await add(nf4Rows(dev, cpu ? 64 : n, cpu ? 128 : n, cpu ? 128 : n, dtype));
-      await add(nf4Rows(dev, T, 4864, 896, dtype));
+    // f16 (tensor cores where present, and without them) at n³ and at the MLP shape; f32 at the MLP shape.
+    if (f16) {
+      await add(nf4Rows(dev, T, 4864, 896, 'f16'));
+      if (tc) await add(nf4Rows(dev, T, 4864, 896, 'f16', 'off'));
     }
+    await add(nf4Rows(dev, T, 4864, 896, 'f32'));
+    if (f16) await add(nf4Rows(dev, cpu ? 64 : n, cpu ? 128 : n, cpu ? 128 : n, 'f16'));
   }
   printTable(rows.map((r) => ({ case: r.case, dtype: r.dtype, shape: r.shape, tile: r.tile, 'TFLOP/s': r.tflops, 'wall TFLOP/s': r.tflopsWall, err: r.err, 'vs dense': r.vsDense ?? NaN })));
-  const path = opts.json ?? `${existsSync('benchmarks') ? 'benchmarks/' : ''}results/matmul-${adapterSlug(dev)}.json`;
-  writeJson(path, {
-    benchmark: 'matmul',
-    date: new Date().toISOString(),
-    node: process.version,
-    device: dev.info,
-    notes: 'TFLOP/s from the kernels\' GPU time (timestamp queries), wall from time around dev.sync(); err = max |gpu − float64| / rms over 64 sampled outputs; vsDense = fused NF4 time / dense matmul time (same dtype, dequantized W)',
-    results: rows.map(({ timing, ...r }) => ({ ...r, iters: timing.iters, wallMs: timing.wallMs, gpuMs: timing.gpuMs, kernels: timing.kernels })),
-  });
+  save();
   console.log(`wrote ${path}`);
   dev.dispose();
 }

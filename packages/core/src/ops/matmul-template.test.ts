@@ -108,10 +108,10 @@ describe('tensor cores or CUDA cores', () => {
   });
 
   it('builds the tile from the largest f16 -> f32 shape, and from what other adapters report', () => {
-    expect(tensorCoreTile(nvidia())).toMatchObject({ kind: 'tensor', TM: 16, TN: 16, TK: 16, SG: 32, SGM: 1, SGN: 1, FM: 4, FN: 4, BK: 32 });
+    expect(tensorCoreTile(nvidia())).toMatchObject({ kind: 'tensor', TM: 16, TN: 16, TK: 16, SG: 32, SGM: 1, SGN: 1, FM: 4, FN: 4, BK: 16 });
     // An Apple-like 8x8x8 f16 -> f32 shape with 32-wide subgroups: 8x8 fragments, still a 64x64 tile.
     const apple = tensorCoreTile(nvidia({ subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 8, N: 8, K: 8 }] }));
-    expect(apple && tileShape(apple)).toMatchObject({ BM: 64, BN: 64, BK: 32, threads: 32 });
+    expect(apple && tileShape(apple)).toMatchObject({ BM: 64, BN: 64, BK: 16, threads: 32 });
   });
 
   it('falls back to CUDA cores without the feature, an f16 -> f32 shape, or one subgroup size', () => {

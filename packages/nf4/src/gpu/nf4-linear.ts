@@ -13,8 +13,14 @@ import { dequantizeNF4 } from '../dequantize';
 import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
 
-/** Which tile the fused kernels use: 'auto' picks by output size and adapter; tests force one. */
-export const nf4LinearSettings: { tile: 'auto' | TileSize } = { tile: 'auto' };
+/**
+ * Which kernel the fused op uses. `tile`: 'auto' picks a CUDA-core tile by output size and
+ * adapter; tests force one. `tensorCores` (f16 activations on devices with subgroup matrices, as
+ * core's matmulSettings.tensorCores allows): the template's tensor-core variant. Off by default
+ * for now: it computes correctly on an H200 (stress-checked) but has not been timed there yet,
+ * while the CUDA-core kernels were (0.84-1.0x of the dense f32 matmul).
+ */
+export const nf4LinearSettings: { tile: 'auto' | TileSize; tensorCores: boolean } = { tile: 'auto', tensorCores: false };
 
 const kernels = new Map<string, Kernel>();
 
@@ -26,7 +32,7 @@ function pickTile(M: number, C: number, dtype: 'f32' | 'f16', dev: Tensor['dev']
   if (nf4LinearSettings.tile !== 'auto') B = nf4LinearSettings.tile;
   else {
     // f16 activations on a device with subgroup matrices: tensor cores (matmulSettings.tensorCores).
-    const tc = useTensorCores(dtype, dev.info);
+    const tc = nf4LinearSettings.tensorCores ? useTensorCores(dtype, dev.info) : null;
     if (tc && sharedBytes(tc) <= dev.info.limits.maxComputeWorkgroupStorageSize) return tc;
     // CPU adapters: a few cores share all workgroups, so bigger tiles only add reuse.
     if (cpu) B = Math.min(M, C) >= 64 ? 128 : 64;
