@@ -15,6 +15,7 @@ import {
 import { quantizeNF4 } from '../../packages/nf4/src/quantize';
 import { dequantizeNF4 } from '../../packages/nf4/src/dequantize';
 import { Nf4Weight, nf4Linear, nf4LinearBackward } from '../../packages/nf4/src/gpu-index';
+import { nf4LinearSettings } from '../../packages/nf4/src/gpu/nf4-linear';
 import { timeIt, printTable, adapterSlug, isCpuAdapter, writeJson, type Timing } from './harness';
 
 const { values: opts } = parseArgs({
@@ -100,10 +101,13 @@ async function matmulRow(dev: QDevice, M: number, N: number, K: number, dtype: D
 /** The fused NF4 linear (fwd: x [T, K]·Wᵀ, bwd: dY [T, N]·W) against the dense matmul on the dequantized W. */
 async function nf4Rows(dev: QDevice, T: number, N: number, K: number, dtype: DType, tensorCores: 'auto' | 'off' = 'auto'): Promise<Row[]> {
   matmulSettings.tensorCores = tensorCores;
+  // The fused kernel's tensor-core variant is opt-in (nf4LinearSettings.tensorCores): 'auto' rows turn it on.
+  nf4LinearSettings.tensorCores = tensorCores === 'auto';
   try {
     return await nf4Measure(dev, T, N, K, dtype, tensorCores);
   } finally {
     matmulSettings.tensorCores = 'auto';
+    nf4LinearSettings.tensorCores = false;
   }
 }
 
@@ -132,7 +136,7 @@ async function nf4Measure(dev: QDevice, T: number, N: number, K: number, dtype: 
       case: `nf4Linear ${mode}`,
       dtype,
       shape: `${T}x${R}x${C}`,
-      tile: tensorCores === 'off' ? 'auto (tensor cores off)' : 'auto',
+      tile: tensorCores === 'off' ? 'tensor cores off' : 'tensor cores where present',
       tflops: flops / fusedMs / 1e9,
       tflopsWall: flops / timing.wallMs / 1e9,
       err,
