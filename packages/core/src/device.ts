@@ -23,6 +23,11 @@ export interface DeviceInfo {
   f16: boolean;
   subgroups: boolean;
   subgroupMatrix: boolean;
+  /** The adapter's subgroup-matrix shapes (empty without the feature): M x N result, K inner. */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+  /** Subgroup sizes the adapter may use (0 when it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
   timestamps: boolean;
   runtime: 'node' | 'browser';
 }
@@ -40,9 +45,39 @@ const LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
+/** One shape of 'chromium-experimental-subgroup-matrix' (adapter.info.subgroupMatrixConfigs). */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
 export interface RawDevice {
   device: GPUDevice;
   info: DeviceInfo;
+  /**
+   * The `GPU` object (navigator.gpu, or the Dawn instance from `create()` in Node) and the adapter
+   * this device came from. Whoever holds the device must hold these too; the rule:
+   *
+   * **Keep the object returned by `create()` (the Dawn instance) reachable for as long as any
+   * adapter, device, buffer or pending promise made from it is alive.**
+   *
+   * In dawn.node (webgpu 0.6.2) the `GPU` object owns the native instance through a unique_ptr,
+   * and the runner that services every promise (requestDevice, mapAsync, onSubmittedWorkDone,
+   * lost) keeps only a raw pointer to it; adapters and devices hold that runner, not the `GPU`.
+   * Once no JS value references the `GPU`, V8 may collect it, its finalizer deletes the instance,
+   * and the next wait polls freed memory: a segfault, "The futex facility returned an unexpected
+   * error code", a glibc mutex assertion, std::system_error or a hang. A GC has to run first (big
+   * host typed arrays make one likely) and the finalizer needs an event-loop turn (any await):
+   * this is why ../shared/gpu/probes/subgroup-matrix.mjs died only when it waited after
+   * allocating ~190 MB on the host, and why exiting without a wait survived. A top-level
+   * `const gpu = create(...)` does not count as held: once V8 optimizes the module's code (its
+   * long loops are OSR-compiled), a variable with no later use is no GC root across an await.
+   * tools/gpu/probes/instance-gc.mjs reproduces it in a few lines; device.test.ts checks the rule.
+   */
+  owners: { gpu: GPU; adapter: GPUAdapter };
   /** Frees the native instance (Node) so the process can exit. */
   destroy(): void;
 }
@@ -107,19 +142,38 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<RawDevice> {
     f16: device.features.has('shader-f16'),
     subgroups: device.features.has('subgroups'),
     subgroupMatrix: device.features.has('chromium-experimental-subgroup-matrix'),
+    subgroupMatrixConfigs: device.features.has('chromium-experimental-subgroup-matrix') ? matrixConfigs(ai) : [],
+    subgroupMinSize: (ai as { subgroupMinSize?: number } | undefined)?.subgroupMinSize ?? 0,
+    subgroupMaxSize: (ai as { subgroupMaxSize?: number } | undefined)?.subgroupMaxSize ?? 0,
     timestamps: device.features.has('timestamp-query'),
     runtime,
   };
   return {
     device,
     info,
+    // The device does not keep these alive by itself (see RawDevice.owners).
+    owners: { gpu, adapter },
     destroy() {
       device.destroy();
     },
   };
 }
 
-/** Drops the Node WebGPU instance; without it, Dawn keeps the event loop alive. */
+function matrixConfigs(ai: GPUAdapterInfo | undefined): SubgroupMatrixConfig[] {
+  const list = (ai as { subgroupMatrixConfigs?: Iterable<Record<string, unknown>> } | undefined)?.subgroupMatrixConfigs ?? [];
+  return [...list].map((c) => ({
+    componentType: String(c.componentType),
+    resultComponentType: String(c.resultComponentType),
+    M: Number(c.M),
+    N: Number(c.N),
+    K: Number(c.K),
+  }));
+}
+
+/**
+ * Drops the module's cached Node WebGPU instance, so the next {@link openDevice} creates a fresh
+ * one; devices already open keep theirs through {@link RawDevice.owners}.
+ */
 export function releaseNodeInstance(): void {
   nodeGpu = undefined;
 }

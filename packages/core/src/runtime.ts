@@ -2,7 +2,7 @@
  * Encodes work into command encoders and submits it in batches; only readbacks wait.
  * Caches pipelines by their WGSL source. Optionally times each kernel with timestamp queries.
  */
-import { openDevice, releaseNodeInstance, type DeviceInfo, type DeviceOptions } from './device';
+import { openDevice, releaseNodeInstance, type DeviceInfo, type DeviceOptions, type RawDevice } from './device';
 import { BufferPool, type MemoryStats } from './pool';
 import { DeviceError } from './errors';
 
@@ -61,7 +61,8 @@ export class QDevice {
   private destroyed = false;
 
   constructor(
-    private raw: { device: GPUDevice; info: DeviceInfo; destroy(): void },
+    // Held for the device's whole life: it keeps the Dawn instance alive (RawDevice.owners).
+    private readonly raw: RawDevice,
   ) {
     this.gpu = raw.device;
     this.info = raw.info;

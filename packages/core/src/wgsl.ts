@@ -23,6 +23,8 @@ export interface KernelDecl {
   uniforms?: [string, 'u32' | 'i32' | 'f32'][];
   /** Workgroup size; the body sees `WG` (its x size) as a constant. */
   wg?: number | [number, number, number];
+  /** Directives (`enable ...;`) placed before every declaration. */
+  directives?: string;
   /** Extra WGSL (helper functions, workgroup arrays) placed before main. */
   header?: string;
   /** Body of `main`; `gid`, `lid`, `wid`, `nwg` are in scope. */
@@ -34,6 +36,7 @@ export function kernelSource(k: KernelDecl): string {
   const f16 = k.bindings.some((b) => b.dtype === 'f16') || /\bf16\b/.test(k.body + (k.header ?? ''));
   const lines: string[] = [];
   if (f16) lines.push('enable f16;');
+  if (k.directives) lines.push(k.directives);
   k.bindings.forEach((b, i) => {
     const elem = b.atomic ? `atomic<${WGSL_TYPE[b.dtype]}>` : b.vec4 ? `vec4<${WGSL_TYPE[b.dtype]}>` : WGSL_TYPE[b.dtype];
     lines.push(`@group(0) @binding(${i}) var<storage, ${b.access ?? 'read'}> ${b.name}: array<${elem}>;`);

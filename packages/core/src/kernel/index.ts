@@ -19,7 +19,10 @@ export { stridesOf, broadcastShapes, broadcastStrides, sameShape } from '../shap
 export { addInPlace, fillInPlace } from '../ops/elementwise';
 export { broadcastIndex, broadcastCpu } from '../ops/expand';
 export { ROW_MAX_SUM } from '../ops/softmax';
-export { TILE_64, TILE_128, matmulSettings, type MatmulTile } from '../ops/matmul';
+export { TILE_64, TILE_128, matmulSettings, tensorCoreTile, useTensorCores, fitTile, type MatmulTile } from '../ops/matmul';
+export {
+  gemmKernel, denseLoad, tileShape, gemmSharedBytes, type GemmTile, type GemmSpec, type TileLoad, type CudaCoreTile, type TensorCoreTile,
+} from '../ops/matmul-template';
 export { gemvTransB, GEMV_MAX_ROWS } from '../ops/gemv';
 
 // Bit-level codecs for kernels that pack halves themselves

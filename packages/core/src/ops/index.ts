@@ -13,3 +13,4 @@ export * from './attention';
 export * from './cross-entropy';
 export * from './dropout';
 export * from './cast';
+export * from './matmul-template';

@@ -1,17 +1,21 @@
 /**
- * Batched matrix product with optionally transposed operands: C = op(A)·op(B).
- * A workgroup of 256 threads computes a 64x64 (4x4 per thread) or, for large problems, a 128x128
- * (8x8 per thread) tile of C, K in steps of 16 through vec4 shared memory, with the next step's
- * global loads in flight during the current step. Values accumulate in f32; f16 operands stay f16
- * in shared memory and, by default, multiply in f16 within a K step (see {@link matmulSettings}).
+ * Batched matrix product with optionally transposed operands: C = op(A)·op(B), on the GEMM
+ * template (./matmul-template). CUDA-core tiles: 256 threads compute a 64x64 (4x4 per thread) or,
+ * for large problems, a 128x128 (8x8 per thread) tile of C, K in steps of 16 through vec4 shared
+ * memory in two stages, the next step's global loads in flight during the current step. f16
+ * operands on a device with subgroup matrices run on tensor cores. Values accumulate in f32; f16
+ * operands stay f16 in shared memory and, on CUDA cores, multiply in f16 within a K step by
+ * default (see {@link matmulSettings}).
  */
 // a: [...batch, M, K] (or [..., K, M] with transA), b: [...batch, K, N] (or [..., N, K] with transB)
 // out: [...batch, M, N]; batch dims equal, or one side without batch (shared operand).
 import { defineOp, type CpuTensor } from '../op';
 import { Tensor, empty } from '../tensor';
-import { launch } from '../wgsl';
+import { launch, type KernelDecl } from '../wgsl';
 import { numel, WGSL_TYPE, type DType } from '../dtype';
-import { ShapeError } from '../errors';
+import { DeviceError, ShapeError } from '../errors';
+import type { DeviceInfo } from '../device';
+import { denseLoad, gemmKernel, gemmSharedBytes, tileShape, type CudaCoreTile, type GemmTile, type TensorCoreTile } from './matmul-template';
 import { sameShape } from '../shape';
 import { sum, sumTo } from './reduce';
 import { gemvTransB, GEMV_MAX_ROWS } from './gemv';
@@ -50,47 +54,107 @@ function dims(sa: readonly number[], sb: readonly number[], { transA, transB }: 
 }
 
 /**
- * A tile configuration: each workgroup of 16x16 threads computes a BM x BN block of C, each thread
- * (BM/16) x (BN/16) outputs as vec4 chunks 64 rows / columns apart (so 16 neighbouring threads read
- * 16 neighbouring vec4s of shared memory), stepping K by BK through shared memory.
+ * A kernel variant of the GEMM template (./matmul-template): a CUDA-core tile (16x16 threads,
+ * BM x BN outputs, K in steps of 16) or a tensor-core tile (subgroup matrices, f16 operands).
  */
-export interface MatmulTile {
-  BM: 64 | 128;
-  BN: 64 | 128;
-  BK: number;
-  /** f16 only: multiply in f16 within a BK step (packed half FMA), then add into f32 accumulators. */
-  f16Fma: boolean;
-}
+export type MatmulTile = GemmTile;
 
 /** Small problems and CPU adapters: 64x64 tiles, 4x4 per thread. */
-export const TILE_64: MatmulTile = { BM: 64, BN: 64, BK: 16, f16Fma: false };
-/** Large problems on GPUs: 128x128 tiles, 8x8 per thread (4x the FMAs per shared-memory read). */
-export const TILE_128: MatmulTile = { BM: 128, BN: 128, BK: 16, f16Fma: false };
+export const TILE_64: CudaCoreTile = { kind: 'cuda', BM: 64, BN: 64, BK: 16, f16Fma: false };
+/**
+ * Large problems on GPUs: 128x128 tiles, 8x8 per thread (4x the FMAs per shared-memory read).
+ * One stage: on an H200 (f32, 4096³) it ran at 30.9 TFLOP/s against 21.9 double-buffered (the
+ * second stage costs occupancy at this tile's register and memory use).
+ */
+export const TILE_128: CudaCoreTile = { kind: 'cuda', BM: 128, BN: 128, BK: 16, f16Fma: false, stages: 1 };
 
 /**
- * Which kernel matmul uses. `tile`: 'auto' picks by problem size, adapter and limits; a tile forces
- * one (tests and benchmarks compare them this way). `f16Fma` (f16 operands only, default true on
- * GPUs): products are summed in f16 over each K step of 16 and then added into f32 accumulators.
- * It uses the GPU's packed half FMA; the price is about 3x the error of rounding the f16 output
- * (sampled: 2e-3 vs 6e-4 of rms at K=256), and products beyond ±65504 overflow. Set false for
- * f32 multiplication of f16 operands.
+ * Which kernel matmul uses.
+ * - `tile`: 'auto' picks by problem size, adapter and limits; a tile forces one (tests and
+ *   benchmarks compare them this way).
+ * - `f16Fma` (CUDA-core tiles, f16 operands only, default true on GPUs): products are summed in
+ *   f16 over each K step of 16 and then added into f32 accumulators. It uses the GPU's packed half
+ *   FMA; the price is about 3x the error of rounding the f16 output (sampled: 2e-3 vs 6e-4 of rms
+ *   at K=256), and products beyond ±65504 overflow. Set false for f32 multiplication of f16 operands.
+ * - `tensorCores` (f16 operands): 'auto' uses subgroup matrices where the device has the feature
+ *   and an f16 x f16 -> f32 shape ({@link tensorCoreTile}); 'off' never; 'on' insists (an error
+ *   where the device has none). The env variable Q_TENSOR_CORES=on|off|auto sets the default.
+ * - `vectorLoads`: read operands as vec4s where their contiguous axis is a multiple of 4.
  */
-export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean } = { tile: 'auto', f16Fma: true };
+export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tensorCores: 'auto' | 'on' | 'off'; vectorLoads: boolean } = {
+  tile: 'auto',
+  f16Fma: true,
+  vectorLoads: true,
+  tensorCores: envTensorCores(),
+};
 
-const WG = 256; // 16 x 16 threads
+function envTensorCores(): 'auto' | 'on' | 'off' {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.Q_TENSOR_CORES;
+  return v === 'on' || v === 'off' ? v : 'auto';
+}
 
-function sharedBytes(t: MatmulTile, dtype: DType): number {
-  const el = dtype === 'f16' ? 2 : 4;
-  return t.BK * (t.BM + 4 + t.BN + 4) * el;
+function isCpuAdapter(info: DeviceInfo): boolean {
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+}
+
+/**
+ * The tensor-core tile for a device, or null: it needs 'chromium-experimental-subgroup-matrix'
+ * with an f16 x f16 -> f32 shape, shader-f16, and one known subgroup size (Apple, Intel and
+ * NVIDIA report different shapes: 8x8, 8x16, 16x16; the tile is built from whichever is there).
+ * One subgroup per workgroup holds FM x FN accumulators of a 64 x 64 tile, K in steps of the
+ * shape's K: one subgroup keeps every subgroup-matrix argument provably uniform (see
+ * ./matmul-template). H200, f16 4096³: BK 16 ran at 34.4 TFLOP/s, BK 32 at 15, BK 64 at 8.6;
+ * 2x4 or 4x2 fragments at 21-22.
+ */
+export function tensorCoreTile(info: DeviceInfo): TensorCoreTile | null {
+  if (!info.subgroupMatrix || !info.f16) return null;
+  const SG = info.subgroupMinSize;
+  if (!SG || SG !== info.subgroupMaxSize) return null;
+  // The largest f16 x f16 -> f32 shape the device offers.
+  const cfg = info.subgroupMatrixConfigs
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
+    .sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K)[0];
+  if (!cfg) return null;
+  let t: TensorCoreTile = { kind: 'tensor', TM: cfg.M, TN: cfg.N, TK: cfg.K, SG, SGM: 1, SGN: 1, FM: Math.max(1, Math.floor(64 / cfg.M)), FN: Math.max(1, Math.floor(64 / cfg.N)), BK: cfg.K * Math.max(1, Math.round(16 / cfg.K)) };
+  while (gemmSharedBytes(t, 'f16') > info.limits.maxComputeWorkgroupStorageSize && (t.FM > 1 || t.FN > 1))
+    t = { ...t, FM: Math.max(1, t.FM >> 1), FN: Math.max(1, t.FN >> 1) };
+  const { threads } = tileShape(t);
+  if (gemmSharedBytes(t, 'f16') > info.limits.maxComputeWorkgroupStorageSize || threads > info.limits.maxComputeInvocationsPerWorkgroup) return null;
+  return t;
+}
+
+/** Tensor cores for this dtype on this device, as matmulSettings.tensorCores asks. */
+export function useTensorCores(dtype: DType, info: DeviceInfo): TensorCoreTile | null {
+  const mode = matmulSettings.tensorCores;
+  if (mode === 'off' || dtype !== 'f16') return null;
+  const t = tensorCoreTile(info);
+  if (!t && mode === 'on') {
+    throw new DeviceError(`matmul: tensorCores 'on', but this device has no f16 subgroup-matrix shape (features: ${info.features.join(', ')})`);
+  }
+  return t;
+}
+
+/** The tile, or its single-stage form, or the 64x64 tile: the first that fits workgroup memory. */
+export function fitTile(t: CudaCoreTile, shared: 'f32' | 'f16', info: DeviceInfo): CudaCoreTile {
+  const limit = info.limits.maxComputeWorkgroupStorageSize;
+  for (const c of [t, { ...t, stages: 1 as const }, TILE_64, { ...TILE_64, stages: 1 as const }]) if (gemmSharedBytes(c, shared) <= limit) return c;
+  return { ...TILE_64, stages: 1 };
 }
 
 function pickTile(d: Dims, nb: number, dtype: DType, dev: Tensor['dev']): MatmulTile {
   const forced = matmulSettings.tile;
-  const { vendor, architecture, description } = dev.info;
-  const cpu = /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${description}`);
-  let t: MatmulTile;
-  if (forced !== 'auto') t = forced;
-  else if (cpu) {
+  const cpu = isCpuAdapter(dev.info);
+  if (forced !== 'auto') {
+    if (forced.kind === 'tensor') return forced;
+    // A forced size keeps its size; only its stages give way to the device's workgroup memory.
+    const one = { ...forced, stages: 1 as const };
+    const fits = gemmSharedBytes(forced, dtype === 'f16' ? 'f16' : 'f32') <= dev.info.limits.maxComputeWorkgroupStorageSize;
+    return { ...(fits ? forced : one), f16Fma: dtype === 'f16' && matmulSettings.f16Fma };
+  }
+  const tc = useTensorCores(dtype, dev.info);
+  if (tc) return tc;
+  let t: CudaCoreTile;
+  if (cpu) {
     // On CPU adapters (lavapipe, SwiftShader) a few cores share all workgroups, so bigger tiles
     // only add reuse: 128x128 ran 2-3x faster than 64x64 at 256³ on lavapipe.
     // From 64 up, so the shared op tests run both variants here.
@@ -101,60 +165,32 @@ function pickTile(d: Dims, nb: number, dtype: DType, dev: Tensor['dev']): Matmul
     const tiles128 = Math.ceil(d.M / 128) * Math.ceil(d.N / 128) * nb;
     t = tiles128 >= 192 ? TILE_128 : TILE_64;
   }
-  if (sharedBytes(t, dtype) > dev.info.limits.maxComputeWorkgroupStorageSize) t = TILE_64;
+  t = fitTile(t, dtype === 'f16' ? 'f16' : 'f32', dev.info);
   // f16 arithmetic is emulated through f32 on CPU adapters (slower there), native on GPUs.
-  return { ...t, f16Fma: dtype === 'f16' && matmulSettings.f16Fma && (forced !== 'auto' || !cpu) };
+  return { ...t, f16Fma: dtype === 'f16' && matmulSettings.f16Fma && !cpu };
 }
 
-function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTile): Parameters<typeof launch>[0] {
+/**
+ * The dense matmul on the GEMM template: op(A) and op(B) read from f32/f16 bindings (as vec4s
+ * where the contiguous axis allows), the result stored in the operands' dtype.
+ */
+function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTile, vecA: boolean, vecB: boolean): KernelDecl {
+  if (dtype !== 'f32' && dtype !== 'f16') throw new ShapeError(`matmul: dtype ${dtype} is not a float`);
   const T = WGSL_TYPE[dtype];
-  const { BM, BN, BK } = t;
-  // Shared tiles are K-major ([BK][BM] and [BK][BN]) as vec4s, one vec4 of padding per k row so
-  // the transposing stores of row-major operands spread over banks.
-  const S = dtype === 'f16' ? 'f16' : 'f32';
-  const PA = BM / 4 + 1;
-  const PB = BN / 4 + 1;
-  const LA = (BM * BK) / WG;
-  const LB = (BN * BK) / WG;
-  const RM = BM / 64; // vec4 row chunks per thread
-  const RN = BN / 64; // vec4 column chunks per thread
-  const TMr = RM * 4; // rows per thread
-  const zero = `${S}(0)`;
-  // Loads are arranged so neighbouring threads read neighbouring addresses for either layout.
-  const idxA = transA ? `let kk = e / ${BM}u; let mm = e % ${BM}u;` : `let mm = e / ${BK}u; let kk = e % ${BK}u;`;
-  const readA = transA ? `a[offA + gk * u.M + gm]` : `a[offA + gm * u.K + gk]`;
-  const idxB = transB ? `let nn = e / ${BK}u; let kk = e % ${BK}u;` : `let kk = e / ${BN}u; let nn = e % ${BN}u;`;
-  const readB = transB ? `b[offB + gn * u.K + gk]` : `b[offB + gk * u.N + gn]`;
-  // Everything that indexes the per-thread arrays (ra, rb, acc, part) is unrolled here, so they
-  // stay in registers: a loop index would push them to local memory on most GPUs.
-  const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n    ');
-  const fetch = [
-    rep(LA, (l) => `{ let e = lid.x + ${l * WG}u; ${idxA} let gm = m0 + mm; let gk = k0 + kk;
-      ra[${l}] = ${zero}; if (gm < u.M && gk < kEnd) { ra[${l}] = ${S}(${readA}); } }`),
-    rep(LB, (l) => `{ let e = lid.x + ${l * WG}u; ${idxB} let gn = n0 + nn; let gk = k0 + kk;
-      rb[${l}] = ${zero}; if (gn < u.N && gk < kEnd) { rb[${l}] = ${S}(${readB}); } }`),
-  ].join('\n    ');
-  const store = [
-    rep(LA, (l) => `{ let e = lid.x + ${l * WG}u; ${idxA} As[kk * ${PA}u + mm / 4u][mm % 4u] = ra[${l}]; }`),
-    rep(LB, (l) => `{ let e = lid.x + ${l * WG}u; ${idxB} Bs[kk * ${PB}u + nn / 4u][nn % 4u] = rb[${l}]; }`),
-  ].join('\n    ');
-  // Unrolled outer product of this thread's rows and columns at one k.
-  const ACC = t.f16Fma ? 'part' : 'acc';
-  const cast = t.f16Fma ? '' : 'vec4<f32>';
-  const fma: string[] = [];
-  for (let c = 0; c < RM; c++) fma.push(`let a${c} = ${cast}(As[k * ${PA}u + ${c * 16}u + ty]);`);
-  for (let c = 0; c < RN; c++) fma.push(`let b${c} = ${cast}(Bs[k * ${PB}u + ${c * 16}u + tx]);`);
-  for (let i = 0; i < TMr; i++)
-    for (let j = 0; j < RN; j++) fma.push(`${ACC}[${i * RN + j}] = fma(vec4(a${i >> 2}[${i & 3}]), b${j}, ${ACC}[${i * RN + j}]);`);
-  const accDecl = `var acc: array<vec4<f32>, ${TMr * RN}>;` + (t.f16Fma ? `\n  var part: array<vec4<f16>, ${TMr * RN}>;` : '');
-  const flush = t.f16Fma
-    ? rep(TMr * RN, (r) => `acc[${r}] += vec4<f32>(part[${r}]); part[${r}] = vec4<f16>(0.0h);`)
-    : '';
-  return {
-    name: `matmul${BM}${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${dtype}${t.f16Fma ? '_fma16' : ''}`,
+  const a = denseLoad({
+    binding: 'a', dtype, per: vecA ? 4 : 1, along: transA ? 'mn' : 'k',
+    index: transA ? 'offA + gk * u.M + gi' : 'offA + gi * u.K + gk',
+  });
+  const b = denseLoad({
+    binding: 'b', dtype, per: vecB ? 4 : 1, along: transB ? 'k' : 'mn',
+    index: transB ? 'offB + gi * u.K + gk' : 'offB + gk * u.N + gi',
+  });
+  const tag = t.kind === 'cuda' ? `${t.BM}${t.f16Fma ? '_fma16' : ''}` : `tc${tileShape(t).BM}x${tileShape(t).BN}`;
+  return gemmKernel({
+    name: `matmul${tag}${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${dtype}`,
     bindings: [
-      { name: 'a', dtype },
-      { name: 'b', dtype },
+      { name: 'a', dtype, vec4: vecA },
+      { name: 'b', dtype, vec4: vecB },
       { name: 'c', dtype, access: 'read_write' },
     ],
     uniforms: [
@@ -166,68 +202,56 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
       ['split', 'u32'],
       ['kPer', 'u32'],
     ],
-    header: `var<workgroup> As: array<vec4<${S}>, ${BK * PA}>;\nvar<workgroup> Bs: array<vec4<${S}>, ${BK * PB}>;`,
-    // Global loads of the next K step go to registers (ra, rb) while this step computes from shared memory.
-    body: `
-  let tx = lid.x % 16u; let ty = lid.x / 16u;
-  let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BN}u;
-  let offA = wid.z * u.strideA; let offB = wid.z * u.strideB;
-  // Split-K: workgroup layer z sums k in [z·kPer, (z+1)·kPer) into its own output slice.
+    M: 'u.M',
+    N: 'u.N',
+    // Split-K: workgroup layer z sums k in [z·kPer, (z+1)·kPer) into its own output slice.
+    prologue: `let offA = wid.z * u.strideA; let offB = wid.z * u.strideB; let offC = wid.z * u.M * u.N;
   let kStart = u.split * wid.z * u.kPer;
-  let kEnd = select(u.K, min(u.K, kStart + u.kPer), u.split == 1u);
-  ${accDecl}
-  var ra: array<${S}, ${LA}>;
-  var rb: array<${S}, ${LB}>;
-  var k0 = kStart;
-  ${fetch}
-  while (k0 < kEnd) {
-    ${store}
-    workgroupBarrier();
-    k0 += ${BK}u;
-    if (k0 < kEnd) { ${fetch} }
-    for (var k = 0u; k < ${BK}u; k++) {
-      ${fma.join('\n      ')}
-    }
-    ${flush}
-    workgroupBarrier();
-  }
-  let offC = wid.z * u.M * u.N;
-  ${rep(TMr, (i) => `if (m0 + ${(i >> 2) * 64 + (i & 3)}u + ty * 4u < u.M) {
-    let row = offC + (m0 + ${(i >> 2) * 64 + (i & 3)}u + ty * 4u) * u.N;
-    ${rep(RN * 4, (q) => `if (n0 + ${(q >> 2) * 64 + (q & 3)}u + tx * 4u < u.N) { c[row + n0 + ${(q >> 2) * 64 + (q & 3)}u + tx * 4u] = ${T}(acc[${i * RN + (q >> 2)}][${q & 3}]); }`)}
-  }`)}`,
-  };
+  let kEnd = select(u.K, min(u.K, kStart + u.kPer), u.split == 1u);`,
+    kStart: 'kStart',
+    kEnd: 'kEnd',
+    a,
+    b,
+    store: (row, col, v) => `c[offC + ${row} * u.N + ${col}] = ${T}(${v});`,
+    shared: t.kind === 'tensor' || dtype === 'f16' ? 'f16' : 'f32',
+    tile: t,
+  });
 }
 
-const kernels = new Map<string, Parameters<typeof launch>[0]>();
+const kernels = new Map<string, KernelDecl>();
 
 function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   if (a.dtype !== b.dtype) throw new ShapeError(`matmul: dtypes differ (${a.dtype}, ${b.dtype})`);
   const d = dims(a.shape, b.shape, attrs);
   const c = empty([...d.batch, d.M, d.N], a.dtype, a.dev);
   const nb = numel(d.batch);
-  const t = pickTile(d, nb, a.dtype, a.dev);
-  const key = `${a.dtype}${attrs.transA}${attrs.transB}${t.BM}x${t.BN}x${t.BK}${t.f16Fma}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t)));
   if (nb === 1 && !attrs.transA && attrs.transB && d.M <= GEMV_MAX_ROWS && d.K >= 64) {
     c.release();
     return gemvTransB(a, b, d.M, d.N, d.K).reshape([...d.batch, d.M, d.N]);
   }
-  const tiles = Math.ceil(d.N / t.BN) * Math.ceil(d.M / t.BM);
+  const t = pickTile(d, nb, a.dtype, a.dev);
+  const { BM, BN, BK } = tileShape(t);
+  // vec4 loads where the operand's contiguous axis (and so every row and batch offset) is a
+  // multiple of 4 elements.
+  const vecA = matmulSettings.vectorLoads && (attrs.transA ? d.M : d.K) % 4 === 0;
+  const vecB = matmulSettings.vectorLoads && (attrs.transB ? d.K : d.N) % 4 === 0;
+  const key = `${a.dtype}${attrs.transA}${attrs.transB}${JSON.stringify(t)}${vecA}${vecB}`;
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t, vecA, vecB)));
+  const tiles = Math.ceil(d.N / BN) * Math.ceil(d.M / BM);
   // A long K over few output tiles (an lm_head's input gradient: K = vocabulary) would leave most
   // of the GPU idle: split K over workgroup layers and sum the partial products.
   const splits = nb === 1 && d.K >= 8192 && tiles < 128 ? Math.min(64, Math.ceil(256 / tiles), Math.ceil(d.K / 1024)) : 1;
   if (splits > 1) {
-    const kPer = Math.ceil(d.K / splits / t.BK) * t.BK;
+    const kPer = Math.ceil(d.K / splits / BK) * BK;
     const parts = empty([splits, d.M, d.N], a.dtype, a.dev);
-    launch(k, [a, b, parts], [Math.ceil(d.N / t.BN), Math.ceil(d.M / t.BM), Math.ceil(d.K / kPer)], [d.M, d.N, d.K, 0, 0, 1, kPer]);
+    launch(k, [a, b, parts], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), Math.ceil(d.K / kPer)], [d.M, d.N, d.K, 0, 0, 1, kPer]);
     c.release();
     const out = sum(parts, [0]).reshape([...d.batch, d.M, d.N]);
     parts.release();
     return out;
   }
-  launch(k, [a, b, c], [Math.ceil(d.N / t.BN), Math.ceil(d.M / t.BM), nb], [
+  launch(k, [a, b, c], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), nb], [
     d.M,
     d.N,
     d.K,

@@ -1,38 +1,53 @@
 /**
- * y = x·Wᵀ with W a 4-bit weight read directly: each 16-deep K step of W is decoded into shared
- * memory (code -> value via a 16-entry table, times the block's absmax) and multiplied as in
- * core's tiled matmul (64x64 or 128x128 outputs per workgroup, register prefetch of the next step,
- * f32 accumulation); the kernel is in ./nf4-linear-kernel. No dense W is ever materialised.
+ * y = x·Wᵀ with W a 4-bit weight read directly: each K step of W is decoded into workgroup memory
+ * (code -> value via a 16-entry table, times the block's absmax) and multiplied by core's GEMM
+ * template (CUDA-core 64x64 or 128x128 tiles, or tensor cores for f16 activations where the device
+ * has subgroup matrices; register prefetch of the next step, f32 accumulation); the kernel is in
+ * ./nf4-linear-kernel. No dense W is ever materialised.
  * Backward: dX = dY·W with the same decoding; W is frozen (no gradient).
  */
 // x: [..., K] (f32 or f16), w: Nf4Weight [N, K] -> y: [..., N]
 // backward: gy [..., N] -> gx [..., K]
 import { ShapeError, type Tensor } from '@q/core';
-import { defineOp, launch, empty, type CpuTensor } from '@q/core/kernel';
+import { defineOp, launch, empty, tileShape, useTensorCores, TILE_64, TILE_128, type CpuTensor, type GemmTile } from '@q/core/kernel';
 import { dequantizeNF4 } from '../dequantize';
 import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
 
-/** Which tile the fused kernels use: 'auto' picks by output size and adapter; tests force one. */
-export const nf4LinearSettings: { tile: 'auto' | TileSize } = { tile: 'auto' };
+/**
+ * Which kernel the fused op uses. `tile`: 'auto' picks a CUDA-core tile by output size and
+ * adapter; tests force one. `tensorCores` (f16 activations on devices with subgroup matrices, as
+ * core's matmulSettings.tensorCores allows): the template's tensor-core variant. Off by default
+ * for now: it computes correctly on an H200 (stress-checked) but has not been timed there yet,
+ * while the CUDA-core kernels were (0.84-1.0x of the dense f32 matmul).
+ */
+export const nf4LinearSettings: { tile: 'auto' | TileSize; tensorCores: boolean } = { tile: 'auto', tensorCores: false };
 
 const kernels = new Map<string, Kernel>();
 
 /** As core's matmul picks its tile, for an [M, C] output. */
-function pickTile(M: number, C: number, dev: Tensor['dev'], mode: Mode): TileSize {
+function pickTile(M: number, C: number, dtype: 'f32' | 'f16', dev: Tensor['dev'], mode: Mode): GemmTile {
   const { vendor, architecture, description } = dev.info;
   const cpu = /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${description}`);
-  let t: TileSize;
-  if (nf4LinearSettings.tile !== 'auto') t = nf4LinearSettings.tile;
-  // CPU adapters: a few cores share all workgroups, so bigger tiles only add reuse.
-  else if (cpu) t = Math.min(M, C) >= 64 ? 128 : 64;
-  // GPUs: 128x128 tiles do 4x the work per workgroup, worth it once there are enough of them to
-  // fill a large GPU (~130 SMs).
-  // Measured on an H200 (1024 tokens): the 128 tile helps the dX kernel (0.72x of dense at
-  // 4864 outputs) but slows the forward (1.43x at 896→4864, against ~1.0x with 64 tiles).
-  else t = mode === 'bwd' && Math.ceil(M / 128) * Math.ceil(C / 128) >= 192 ? 128 : 64;
-  if (sharedBytes(t) > dev.info.limits.maxComputeWorkgroupStorageSize) t = 64;
-  return t;
+  let B: TileSize;
+  if (nf4LinearSettings.tile !== 'auto') B = nf4LinearSettings.tile;
+  else {
+    // f16 activations on a device with subgroup matrices: tensor cores (matmulSettings.tensorCores).
+    const tc = nf4LinearSettings.tensorCores ? useTensorCores(dtype, dev.info) : null;
+    if (tc && sharedBytes(tc) <= dev.info.limits.maxComputeWorkgroupStorageSize) return tc;
+    // CPU adapters: a few cores share all workgroups, so bigger tiles only add reuse.
+    if (cpu) B = Math.min(M, C) >= 64 ? 128 : 64;
+    // GPUs: 128x128 tiles do 4x the work per workgroup, worth it once there are enough of them to
+    // fill a large GPU (~130 SMs).
+    // Measured on an H200 (1024 tokens): the 128 tile helps the dX kernel (0.72x of dense at
+    // 4864 outputs) but slows the forward (1.43x at 896→4864, against ~1.0x with 64 tiles).
+    else B = mode === 'bwd' && Math.ceil(M / 128) * Math.ceil(C / 128) >= 192 ? 128 : 64;
+  }
+  const limit = dev.info.limits.maxComputeWorkgroupStorageSize;
+  const base = B === 128 ? TILE_128 : TILE_64;
+  // Two stages of workgroup tiles where they fit, else one, else the 64 tile.
+  for (const t of [base, { ...base, stages: 1 as const }, TILE_64, { ...TILE_64, stages: 1 as const }]) if (sharedBytes(t) <= limit) return t;
+  return { ...TILE_64, stages: 1 };
 }
 
 /** Runs the fused kernel: fwd a [M, K] -> [M, N]; bwd a [M, N] -> [M, K]. */
@@ -43,12 +58,14 @@ function fused(mode: Mode, a: Tensor, w: Nf4Weight, absmax: Tensor): Tensor {
   if (a.dtype !== 'f32' && a.dtype !== 'f16') throw new ShapeError(`nf4Linear: activations must be f32 or f16, got ${a.dtype}`);
   const y = empty([M, C], a.dtype, a.dev);
   if (M === 0 || C === 0) return y;
-  const B = pickTile(M, C, a.dev, mode);
+  const tile = pickTile(M, C, a.dtype, a.dev, mode);
   const aligned = K % 4 === 0;
-  const key = `${mode}/${a.dtype}/${w.dtype}/${aligned}/${B}`;
+  const vecA = R % 4 === 0;
+  const key = `${mode}/${a.dtype}/${w.dtype}/${aligned}/${vecA}/${JSON.stringify(tile)}`;
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = nf4LinearKernel(mode, a.dtype, w.dtype, aligned, B)));
-  launch(k, [a, w.codes, absmax, w.qmap, y], [Math.ceil(C / B), Math.ceil(M / B)], [M, R, C, K, Math.log2(w.blocksize)]);
+  if (!k) kernels.set(key, (k = nf4LinearKernel(mode, a.dtype, w.dtype, aligned, tile, vecA)));
+  const { BM, BN } = tileShape(tile);
+  launch(k, [a, w.codes, absmax, w.qmap, y], [Math.ceil(C / BN), Math.ceil(M / BM)], [M, R, C, K, Math.log2(w.blocksize)]);
   return y;
 }
 

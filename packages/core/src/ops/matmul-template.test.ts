@@ -1,0 +1,158 @@
+// The GEMM template: store hooks (scale, bias, residual) and vec4 / scalar load hooks against
+// float64, and the choice between tensor cores and CUDA cores (the fallback is what runs here on
+// lavapipe, which has no subgroup matrices).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDevice, type QDevice } from '../runtime';
+import { tensor } from '../create';
+import { launch } from '../wgsl';
+import { Rng } from '../random';
+import { DeviceError } from '../errors';
+import type { DeviceInfo } from '../device';
+import { denseLoad, gemmKernel, tileShape } from './matmul-template';
+import { matmul, matmulSettings, tensorCoreTile, useTensorCores, TILE_64 } from './matmul';
+
+let dev: QDevice;
+beforeAll(async () => {
+  dev = await getDevice();
+});
+afterAll(() => dev.dispose());
+
+const rnd = (n: number, seed: number) => {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: n }, () => r.normal());
+};
+
+describe('GEMM template hooks', () => {
+  // c = alpha · (a · bᵀ) + bias[col] + res[row, col]: the store hook of a fused linear epilogue.
+  // K = 20 (vec4 loads along k), M = 37 and N = 45 (partial tiles on both axes).
+  it.each([
+    [37, 45, 20, true],
+    [37, 45, 19, false],
+  ])('scale + bias + residual store hook, [%i x %i], K %i (vec4 loads: %s)', async (M, N, K, vec) => {
+    const [ha, hb, hbias, hres] = [rnd(M * K, 1), rnd(N * K, 2), rnd(N, 3), rnd(M * N, 4)];
+    const alpha = 0.75;
+    const k = gemmKernel({
+      name: 'gemm_epilogue_test',
+      bindings: [
+        { name: 'a', dtype: 'f32', vec4: vec },
+        { name: 'b', dtype: 'f32', vec4: vec },
+        { name: 'bias', dtype: 'f32' },
+        { name: 'res', dtype: 'f32' },
+        { name: 'c', dtype: 'f32', access: 'read_write' },
+      ],
+      uniforms: [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['alpha', 'f32']],
+      M: 'u.M',
+      N: 'u.N',
+      kEnd: 'u.K',
+      a: denseLoad({ binding: 'a', dtype: 'f32', per: vec ? 4 : 1, along: 'k', index: 'gi * u.K + gk' }),
+      b: denseLoad({ binding: 'b', dtype: 'f32', per: vec ? 4 : 1, along: 'k', index: 'gi * u.K + gk' }),
+      store: (row, col, v) => `c[${row} * u.N + ${col}] = u.alpha * ${v} + bias[${col}] + res[${row} * u.N + ${col}];`,
+      shared: 'f32',
+      tile: { ...TILE_64, stages: 2 },
+    });
+    const ts = [tensor(ha, [M, K]), tensor(hb, [N, K]), tensor(hbias, [N]), tensor(hres, [M, N]), tensor(new Float32Array(M * N), [M, N])];
+    const { BM, BN } = tileShape(TILE_64);
+    launch(k, ts, [Math.ceil(N / BN), Math.ceil(M / BM)], [M, N, K, alpha]);
+    const got = await ts[4]!.read();
+    let err = 0;
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let q = 0; q < K; q++) s += ha[m * K + q]! * hb[n * K + q]!;
+        err = Math.max(err, Math.abs(got[m * N + n]! - (alpha * s + hbias[n]! + hres[m * N + n]!)));
+      }
+    expect(err).toBeLessThan(1e-4);
+    ts.forEach((t) => t.release());
+  });
+
+  // Loads along m/n (transposed A, plain B) as vec4s and along k, single- and double-staged.
+  it.each([
+    [{ ...TILE_64, stages: 1 as const }, true],
+    [{ ...TILE_64, stages: 2 as const }, false],
+  ])('matmul with transposed A over %j, vec4 loads %s', async (tile, vec) => {
+    const [M, N, K] = [36, 44, 40];
+    const [ha, hb] = [rnd(K * M, 5), rnd(K * N, 6)];
+    Object.assign(matmulSettings, { tile, vectorLoads: vec });
+    try {
+      const [a, b] = [tensor(ha, [K, M]), tensor(hb, [K, N])];
+      const c = matmul(a, b, { transA: true });
+      const got = await c.read();
+      let err = 0;
+      for (let m = 0; m < M; m++)
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let q = 0; q < K; q++) s += ha[q * M + m]! * hb[q * N + n]!;
+          err = Math.max(err, Math.abs(got[m * N + n]! - s));
+        }
+      expect(err).toBeLessThan(1e-4);
+      [a, b, c].forEach((t) => t.release());
+    } finally {
+      Object.assign(matmulSettings, { tile: 'auto', vectorLoads: true });
+    }
+  });
+});
+
+describe('tensor cores or CUDA cores', () => {
+  const nvidia = (over: Partial<DeviceInfo> = {}): DeviceInfo => ({
+    vendor: 'nvidia', architecture: '', description: '', features: ['shader-f16', 'chromium-experimental-subgroup-matrix'],
+    limits: { maxStorageBufferBindingSize: 2 ** 31 - 4, maxBufferSize: 2 ** 40, maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 },
+    f16: true, subgroups: true, subgroupMatrix: true, timestamps: true, runtime: 'node', subgroupMinSize: 32, subgroupMaxSize: 32,
+    // As the H200 reports them (f16 x f16 -> f16 / f32 in 16x16x16, 16x8x16, 16x8x8; int8 shapes).
+    subgroupMatrixConfigs: [
+      { componentType: 'f16', resultComponentType: 'f16', M: 16, N: 16, K: 16 },
+      { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 8, K: 8 },
+      { componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 },
+      { componentType: 'i8', resultComponentType: 'i32', M: 16, N: 16, K: 32 },
+    ],
+    ...over,
+  });
+
+  it('builds the tile from the largest f16 -> f32 shape, and from what other adapters report', () => {
+    expect(tensorCoreTile(nvidia())).toMatchObject({ kind: 'tensor', TM: 16, TN: 16, TK: 16, SG: 32, SGM: 1, SGN: 1, FM: 4, FN: 4, BK: 16 });
+    // An Apple-like 8x8x8 f16 -> f32 shape with 32-wide subgroups: 8x8 fragments, still a 64x64 tile.
+    const apple = tensorCoreTile(nvidia({ subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 8, N: 8, K: 8 }] }));
+    expect(apple && tileShape(apple)).toMatchObject({ BM: 64, BN: 64, BK: 16, threads: 32 });
+  });
+
+  it('falls back to CUDA cores without the feature, an f16 -> f32 shape, or one subgroup size', () => {
+    expect(tensorCoreTile(nvidia({ subgroupMatrix: false }))).toBeNull();
+    expect(tensorCoreTile(nvidia({ subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f16', M: 16, N: 16, K: 16 }] }))).toBeNull();
+    expect(tensorCoreTile(nvidia({ subgroupMinSize: 8, subgroupMaxSize: 32 }))).toBeNull();
+    expect(tensorCoreTile(nvidia({ f16: false }))).toBeNull();
+    // f32 operands never use them; 'off' turns them off where they exist.
+    expect(useTensorCores('f32', nvidia())).toBeNull();
+    const saved = matmulSettings.tensorCores;
+    try {
+      matmulSettings.tensorCores = 'off';
+      expect(useTensorCores('f16', nvidia())).toBeNull();
+      matmulSettings.tensorCores = 'auto';
+      expect(useTensorCores('f16', nvidia())).not.toBeNull();
+    } finally {
+      matmulSettings.tensorCores = saved;
+    }
+  });
+
+  it('this adapter: the choice follows its features, and forcing tensor cores where there are none is an error', async () => {
+    const saved = matmulSettings.tensorCores;
+    try {
+      matmulSettings.tensorCores = 'auto';
+      const tc = useTensorCores('f16', dev.info);
+      expect(tc !== null).toBe(dev.info.subgroupMatrix && dev.info.subgroupMatrixConfigs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32'));
+      if (!tc) {
+        matmulSettings.tensorCores = 'on';
+        expect(() => useTensorCores('f16', dev.info)).toThrow(DeviceError);
+        // Where f16 works, matmul on CUDA cores (the fallback) computes a product exactly.
+        if (dev.info.f16) {
+          matmulSettings.tensorCores = 'auto';
+          const a = tensor([1, 2, 3, 4, 5, 6], [2, 3], { dtype: 'f16' });
+          const b = tensor([1, 0, -1, 2, 0.5, 1], [3, 2], { dtype: 'f16' });
+          const c = matmul(a, b);
+          expect([...(await c.read())]).toEqual([0.5, 7, 2, 16]);
+          [a, b, c].forEach((t) => t.release());
+        }
+      }
+    } finally {
+      matmulSettings.tensorCores = saved;
+    }
+  });
+});
