@@ -54,7 +54,13 @@ const tmp = (p: string) => mkdtempSync(join(tmpdir(), `q-dp-${p}-`));
 
 beforeAll(async () => {
   mkdirSync(join(root, 'node_modules/.cache/q-sft-dp'), { recursive: true });
-  const alias = Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, join(pkgs, p, 'src/index.ts')]));
+  // Subpaths (@q/core/kernel) need entries of their own: esbuild appends a subpath to its package's alias.
+  const alias = Object.fromEntries(
+    readdirSync(pkgs).flatMap((p) => [
+      [`@q/${p}`, join(pkgs, p, 'src/index.ts')],
+      ...['kernel', 'testing'].filter((sub) => existsSync(join(pkgs, p, 'src', sub, 'index.ts'))).map((sub) => [`@q/${p}/${sub}`, join(pkgs, p, 'src', sub, 'index.ts')]),
+    ]),
+  );
   await build({
     entryPoints: [fileURLToPath(new URL('./dp-worker.ts', import.meta.url))],
     bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'koffi'], alias, outfile: worker, logLevel: 'warning',
@@ -89,13 +95,15 @@ describe('data parallel on MPI (2 ranks)', () => {
 
   it.each([
     ['killed (SIGKILL)', false, /signal 9|Killed/],
-    ['failing (an exception: MPI_Abort)', true, /rank 1: Error: injected failure[^]*MPI_ABORT was invoked on rank 1/],
+    // mpirun's own 'MPI_ABORT was invoked' banner goes through its help system, which can fail under load
+    // (ORTE_ERROR_LOG: Out of resource in show_help.c): the rank's message and the exit status are what count.
+    ['failing (an exception: MPI_Abort)', true, /rank 1: Error: injected failure/],
   ])('a %s rank ends the job with an error and leaves only complete checkpoints', async (_what, throwInstead, message) => {
     const out = tmp('kill');
     // Rank 1 dies at its third gradient all-reduce (step 3), after checkpoints 1 and 2.
     const r = await run({ out, accumulation: 1, steps: 4, saveSteps: 1, killRank: 1, killAtReduce: 3, throwInstead }, 2);
     expect(r.status).not.toBe(0);
-    expect(r.output).toMatch(message);
+    expect(r.output, r.output).toMatch(message);
     const names = readdirSync(out);
     expect(names).not.toContain('weights.json');
     expect(names).not.toContain('loss.svg');
