@@ -9,6 +9,7 @@ import { buildCausalLM, memorySource, type LinearFactory, type TensorSource } fr
 import { randomWeights } from './random-weights';
 import { quantizingLinear, bnbLinear } from './quant-linear';
 import type { CausalLM } from './causal-lm';
+import { loadGenerationConfig } from '../generate/generation-config';
 
 export interface FromPretrainedOptions {
   /**
@@ -29,7 +30,8 @@ function quantOptions(q: Record<string, unknown> | null | undefined): LinearFact
 
 export const AutoModelForCausalLM = {
   /**
-   * Loads config.json and the safetensors weights of a Hugging Face model folder onto the GPU.
+   * Loads config.json and the safetensors weights of a Hugging Face model folder onto the GPU;
+   * generation_config.json, when present, becomes `model.generationConfig` (generate's defaults).
    *
    * @example
    * ```ts
@@ -56,7 +58,14 @@ export const AutoModelForCausalLM = {
         ? bnbLinear(async (n) => (ckpt.has(n) ? { dtype: ckpt.info(n).dtype as never, shape: ckpt.info(n).shape, data: await ckpt.readBytes(n) } : null), dir)
         : quantOptions(o.quantizationConfig);
       const checkShape = prequantized ? (n: string) => !/_proj\.weight$/.test(n) : () => true;
-      return await buildCausalLM(cfg, src, { dev, linear, onProgress: o.onProgress, checkShape });
+      const model = await buildCausalLM(cfg, src, { dev, linear, onProgress: o.onProgress, checkShape });
+      try {
+        model.generationConfig = await loadGenerationConfig(dir);
+      } catch (e) {
+        model.release();
+        throw e;
+      }
+      return model;
     } finally {
       await ckpt.close();
     }
