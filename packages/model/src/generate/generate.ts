@@ -6,6 +6,7 @@
 import { ConfigError, Rng, ValueError } from '@q/core';
 import type { CausalLM } from '../modules/causal-lm';
 import type { KVCache } from '../modules/kv-cache';
+import { FusedDecoder, fusedUnsupported, isSoftwareAdapter } from '../decode/fused-decoder';
 import { beamSearch } from './beam-search';
 import { resolveGenerationConfig, type GenerationConfig, type ResolvedGenerationConfig } from './generation-config';
 import { processLogits } from './logits-processors';
@@ -36,6 +37,17 @@ export interface GenerateOptions extends GenerationConfig {
   tokenizer?: TokenDecoder;
   /** Receives token ids (and text) as they come. Default: none. */
   streamer?: Streamer;
+  /**
+   * 'fused': greedy decoding on the GPU with the fused per-layer kernels (src/decode), an error
+   * when the model or options cannot take it; 'eager': the op-by-op forward with host-side choice;
+   * 'auto' (default): fused when possible (greedy, KV cache, dense projections, batch ≤ 32) on a
+   * hardware adapter.
+   */
+  decoder?: 'auto' | 'fused' | 'eager';
+  /** Weight storage of the fused decoder's GEMVs ('f16' halves the bytes read per token). Default 'f32'. */
+  decodeWeightDtype?: 'f32' | 'f16';
+  /** Called with the fused decoder after the last step, before it is released (benchmarks read its timings). */
+  onDecoder?: (d: FusedDecoder) => void | Promise<void>;
 }
 
 export type FinishReason = 'eos' | 'stop_string' | 'length';
@@ -71,7 +83,7 @@ export async function generate(model: CausalLM, inputIds: ArrayLike<number>[], o
 
 /** {@link generate}, returning the prompt length, the new tokens and why each row stopped. */
 export async function generateWithDetails(model: CausalLM, inputIds: ArrayLike<number>[], opts: GenerateOptions = {}): Promise<GenerateOutput> {
-  const { attentionMask, tokenizer, streamer, ...config } = opts;
+  const { attentionMask, tokenizer, streamer, decoder: _decoder, decodeWeightDtype: _wd, onDecoder: _od, ...config } = opts;
   // generation_config.json's values (model.generationConfig) are the defaults, as in transformers.
   const c = resolveGenerationConfig({ ...definedOnly(model.generationConfig ?? {}), ...definedOnly(config) }, 'generate');
   if (c.stopStrings.length > 0 && !tokenizer) {
@@ -113,37 +125,81 @@ export async function generateWithDetails(model: CausalLM, inputIds: ArrayLike<n
   const padFinished = c.eosTokenIds.length > 0;
   const useCache = c.useCache ?? model.useCache;
   const cache = useCache ? model.newCache(B, P + n) : undefined;
+
+  /** The host's choice from one row of logits. */
+  const choose = (logits: Float32Array, b: number, step: number) => {
+    const row = processLogits(logits.subarray(b * V, (b + 1) * V), seen[b]!, c, step);
+    return c.doSample ? sample(row, rng) : argmax(row);
+  };
+  /** Appends one step's tokens, applies the stopping rules and streams; true when every row is done. */
+  const record = async (step: number, chosen: number[]): Promise<boolean> => {
+    // As transformers: finished rows get the pad id only when an eos id is set (its
+    // "has_eos_stopping_criteria"); otherwise a row stopped by a stop string keeps decoding into
+    // `sequences` (its newTokens end at the stop) until every row is done.
+    const tokenIds = chosen.map((id, b) => (finishReasons[b] !== null && padFinished ? c.padTokenId! : id));
+    const text: string[] = [];
+    tokenIds.forEach((id, b) => {
+      sequences[b]!.push(id);
+      fullMask?.[b]!.push(1);
+      seen[b]!.add(id);
+      if (finishReasons[b] !== null) return void text.push('');
+      newTokens[b]!.push(id);
+      if (c.eosTokenIds.includes(id)) finishReasons[b] = 'eos';
+      else if (c.stopStrings.length > 0 && completesStopString(tokenizer!, [...prompt.rows[b]!, ...newTokens[b]!], c.stopStrings)) finishReasons[b] = 'stop_string';
+      else if (step === n - 1) finishReasons[b] = 'length';
+      if (decoders) text.push(finishReasons[b] === null ? decoders[b]!.push([id]) : decoders[b]!.push([id]) + decoders[b]!.flush());
+    });
+    const finished = finishReasons.map((r) => r !== null);
+    await streamer?.({ step, tokenIds, ...(decoders ? { text } : {}), finished });
+    return finished.every(Boolean);
+  };
+
+  const mode = opts.decoder ?? 'auto';
+  const fused =
+    cache && !c.doSample && n > 1 && (mode === 'fused' || (mode === 'auto' && !isSoftwareAdapter(model.dev))) &&
+    fusedUnsupported(model, B, { weightDtype: opts.decodeWeightDtype, eosTokenIds: c.eosTokenIds }) === null;
+  if (opts.decoder === 'fused' && !fused) {
+    throw new ConfigError('decoder', `'auto' or 'eager' here (${fusedUnsupported(model, B, { weightDtype: opts.decodeWeightDtype, eosTokenIds: c.eosTokenIds }) ?? 'sampling and a disabled cache take the eager path'})`, 'fused', 'generate');
+  }
+  let decoder: FusedDecoder | undefined;
   try {
     let logits = await lastLogits(model, { inputIds: prompt.inputIds, attentionMask: prompt.attentionMask, cache });
-    for (let step = 0; step < n; step++) {
-      const tokenIds = sequences.map((seq, b) => {
-        // As transformers: finished rows get the pad id only when an eos id is set (its
-        // "has_eos_stopping_criteria"); otherwise a row stopped by a stop string keeps decoding
-        // into `sequences` (its newTokens end at the stop) until every row is done.
-        if (finishReasons[b] !== null && padFinished) return c.padTokenId!;
-        const row = processLogits(logits.subarray(b * V, (b + 1) * V), seen[b]!, c, step);
-        return c.doSample ? sample(row, rng) : argmax(row);
-      });
-      const text: string[] = [];
-      tokenIds.forEach((id, b) => {
-        sequences[b]!.push(id);
-        fullMask?.[b]!.push(1);
-        seen[b]!.add(id);
-        if (finishReasons[b] !== null) return void text.push('');
-        newTokens[b]!.push(id);
-        if (c.eosTokenIds.includes(id)) finishReasons[b] = 'eos';
-        else if (c.stopStrings.length > 0 && completesStopString(tokenizer!, [...prompt.rows[b]!, ...newTokens[b]!], c.stopStrings)) finishReasons[b] = 'stop_string';
-        else if (step === n - 1) finishReasons[b] = 'length';
-        if (decoders) text.push(finishReasons[b] === null ? decoders[b]!.push([id]) : decoders[b]!.push([id]) + decoders[b]!.flush());
-      });
-      const finished = finishReasons.map((r) => r !== null);
-      await streamer?.({ step, tokenIds, ...(decoders ? { text } : {}), finished });
-      if (finished.every(Boolean)) break;
-      logits = cache
-        ? await lastLogits(model, { inputIds: tokenIds.map((id) => [id]), cache })
-        : await lastLogits(model, { inputIds: sequences, attentionMask: fullMask });
+    if (fused) {
+      // The first token from the prefill's logits on the host, then the GPU chooses (greedy with
+      // penalty and min-new-tokens) and feeds each token to the next step by itself; the host
+      // reads ids a few steps behind and stops submitting once every row is done.
+      let done = await record(0, prompt.rows.map((_, b) => choose(logits, b, 0)));
+      if (!done) {
+        decoder = new FusedDecoder(model, cache, prompt.rows.map((r) => P - r.length), P, {
+          weightDtype: opts.decodeWeightDtype,
+          repetitionPenalty: c.repetitionPenalty,
+          minNewTokens: c.minNewTokens,
+          eosTokenIds: c.eosTokenIds,
+          profile: opts.onDecoder !== undefined,
+        });
+        decoder.start(sequences.map((r) => r[r.length - 1]!), seen);
+        const pending: Promise<Int32Array>[] = [];
+        let submitted = 1;
+        for (let step = 1; step < n && !done; step++) {
+          while (submitted < n && decoder.free > 0) {
+            pending.push(decoder.step());
+            submitted++;
+          }
+          done = await record(step, Array.from(await pending.shift()!));
+        }
+        await Promise.all(pending); // steps past the end: let their readbacks finish, then drop them
+        await opts.onDecoder?.(decoder);
+      }
+    } else {
+      for (let step = 0; step < n; step++) {
+        if (await record(step, sequences.map((_, b) => (finishReasons[b] !== null && padFinished ? c.padTokenId! : choose(logits, b, step))))) break;
+        logits = cache
+          ? await lastLogits(model, { inputIds: sequences.map((r) => [r[r.length - 1]!]), cache })
+          : await lastLogits(model, { inputIds: sequences, attentionMask: fullMask });
+      }
     }
   } finally {
+    decoder?.release();
     cache?.release();
   }
   return { sequences, promptLength: P, newTokens, finishReasons: finishReasons as FinishReason[] };

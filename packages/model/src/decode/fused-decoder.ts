@@ -1,0 +1,297 @@
+/**
+ * Greedy decoding with few dispatches and no stall: per token, one command buffer of
+ * 5 · layers + 3 dispatches (fused-kernels.ts) with pipelines and bind groups made once, the next
+ * token chosen on the GPU (argmax after repetition penalty and min-new-tokens) and fed straight
+ * to the next step's embedding gather, and the ids copied to mappable buffers that the host reads
+ * while the GPU is already on later tokens (pipelined readback). The host stops submitting once
+ * every row hit eos or a stop string; the few tokens in flight past that are discarded.
+ *
+ * It continues from a prefilled KV cache (the model's own forward wrote it) and works for dense
+ * (`Linear`) projections; `FusedDecoder.unsupported` says why a model cannot use it.
+ */
+// h: [B, D]; qkv: [B, (Hq + 2·Hkv)·Dh]; a: [B, Hq·Dh]; m: [B, I]; cache k/v: [B, cap, Hkv, Dh]
+import { cast, empty, keep, tensor, type QDevice, type Tensor } from '@q/core';
+import type { CausalLM } from '../modules/causal-lm';
+import type { KVCache } from '../modules/kv-cache';
+import { Linear } from '../modules/linear';
+import {
+  argmaxFinalSource, attentionSource, embedSource, gemvResidualSource, normGemvSource, GEMV_COLS,
+  MAX_EOS, UNIFORM_BYTES, type DecodeShape, type WeightType,
+} from './fused-kernels';
+
+const STORAGE = 0x80;
+const COPY_SRC = 0x04;
+const COPY_DST = 0x08;
+const UNIFORM = 0x40;
+const MAP_READ = 0x01;
+const QUERY_RESOLVE = 0x200;
+
+/** The largest batch the fused kernels take (their workgroup memory holds 256 · B floats). */
+export const FUSED_MAX_BATCH = 32;
+
+export interface FusedDecoderOptions {
+  /** Weight storage of the GEMVs: 'f16' halves the bytes streamed per token (needs shader-f16). Default 'f32'. */
+  weightDtype?: WeightType;
+  /** transformers' repetition penalty (1 = off). */
+  repetitionPenalty?: number;
+  /** eos cannot be chosen before this many new tokens. */
+  minNewTokens?: number;
+  eosTokenIds?: number[];
+  /** Steps in flight before the host waits for the oldest one's ids. Default 4. */
+  depth?: number;
+  /** Time each step on the GPU with timestamp queries (see {@link FusedDecoder.gpuMs}). */
+  profile?: boolean;
+}
+
+interface Step {
+  encode(pass: GPUComputePassEncoder): void;
+}
+
+// Pipelines by WGSL source, per device: a generate() call builds bind groups, never recompiles.
+const pipelines = new WeakMap<GPUDevice, Map<string, { layout: GPUBindGroupLayout; pipeline: GPUComputePipeline }>>();
+
+/**
+ * Software adapters (lavapipe, SwiftShader) compile each fused kernel in ~0.1 s, more than a short
+ * generation saves, so `decoder: 'auto'` keeps the eager path there.
+ */
+export function isSoftwareAdapter(dev: QDevice): boolean {
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(`${dev.info.vendor} ${dev.info.architecture} ${dev.info.description}`);
+}
+
+/** Why `model` cannot use the fused decoder for `batch` rows, or null when it can. */
+export function fusedUnsupported(model: CausalLM, batch: number, o: { weightDtype?: WeightType; eosTokenIds?: number[] } = {}): string | null {
+  const c = model.config;
+  if ((o.eosTokenIds?.length ?? 0) > MAX_EOS) return `more than ${MAX_EOS} eos ids`;
+  if (batch > FUSED_MAX_BATCH) return `batch ${batch} > ${FUSED_MAX_BATCH}`;
+  if (c.headDim > 128 || c.headDim % 2) return `head dim ${c.headDim}`;
+  if (c.hiddenSize % 4 || c.intermediateSize % 4) return 'hidden or intermediate size not a multiple of 4';
+  if (model.embedTokens.dtype !== 'f32') return 'embeddings not f32';
+  if (o.weightDtype === 'f16' && !model.dev.info.f16) return 'the adapter has no shader-f16';
+  for (const l of model.layers) {
+    for (const p of Object.values(l.proj)) if (!(p instanceof Linear) || p.weight.dtype !== 'f32') return `projection ${p.constructor.name} (only dense f32 Linear layers)`;
+  }
+  return null;
+}
+
+export class FusedDecoder {
+  readonly dispatchesPerStep: number;
+  private readonly dev: QDevice;
+  private readonly owned: Tensor[] = [];
+  private readonly steps: Step[] = [];
+  private readonly tok: Tensor;
+  private readonly seen: Tensor;
+  private readonly uniform: GPUBuffer;
+  private readonly params = new ArrayBuffer(UNIFORM_BYTES);
+  private readonly staging: GPUBuffer[] = [];
+  private readonly inflight: { buf: GPUBuffer; done: Promise<void> }[] = [];
+  private readonly query: { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer; n: number; cap: number } | null = null;
+  readonly B: number;
+  private readonly V: number;
+  private readonly seenWords: number;
+
+  constructor(
+    private readonly model: CausalLM,
+    private readonly cache: KVCache,
+    pads: number[],
+    promptLen: number,
+    private readonly o: FusedDecoderOptions = {},
+  ) {
+    const why = fusedUnsupported(model, pads.length, o);
+    if (why) throw new Error(`FusedDecoder: ${why}`);
+    const c = model.config;
+    const dev = (this.dev = model.dev);
+    const B = (this.B = pads.length);
+    const s: DecodeShape = {
+      B, D: c.hiddenSize, Hq: c.numAttentionHeads, Hkv: c.numKeyValueHeads, Dh: c.headDim, I: c.intermediateSize,
+      V: model.vocabSize, eps: c.rmsNormEps, maxPos: model.rotary.maxPositions,
+    };
+    this.V = s.V;
+    this.seenWords = Math.ceil(s.V / 32);
+    const wt = o.weightDtype ?? 'f32';
+    const cacheT: WeightType = cache.layers[0]!.k.dtype === 'f16' ? 'f16' : 'f32';
+    const own = (t: Tensor) => (this.owned.push(keep(t)), t);
+    const W = (t: Tensor) => (wt === 'f16' ? own(cast(t, 'f16')) : t);
+    const nqkv = (s.Hq + 2 * s.Hkv) * s.Dh;
+
+    const h = own(empty([B, s.D], 'f32', dev));
+    const qkv = own(empty([B, nqkv], 'f32', dev));
+    const a = own(empty([B, s.Hq * s.Dh], 'f32', dev));
+    const m = own(empty([B, s.I], 'f32', dev));
+    this.tok = own(empty([B], 'i32', dev));
+    this.seen = own(tensor(new Int32Array(B * this.seenWords), [B * this.seenWords], { dtype: 'i32', dev }));
+    const padT = own(tensor(Int32Array.from(pads), [B], { dtype: 'i32', dev }));
+    this.uniform = dev.gpu.createBuffer({ size: UNIFORM_BYTES, usage: UNIFORM | COPY_DST });
+    const eos = o.eosTokenIds ?? [];
+    const u = new DataView(this.params);
+    [0, cache.capacity, promptLen, o.minNewTokens ?? 0].forEach((v, i) => u.setUint32(4 * i, v, true));
+    u.setFloat32(16, o.repetitionPenalty ?? 1, true);
+    u.setUint32(20, eos.length, true);
+    eos.forEach((e, i) => u.setUint32(24 + 4 * i, e, true));
+    const head = model.lmHead ?? model.embedTokens;
+    const headW = W(head);
+    const nparts = Math.ceil(s.V / GEMV_COLS);
+    const part = own(empty([B * nparts * 2], 'f32', dev));
+
+    this.add(embedSource(s, 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
+    const zeros = own(tensor(new Float32Array(nqkv), [nqkv], { dev }));
+    model.layers.forEach((layer, i) => {
+      const lin = (n: keyof typeof layer.proj) => layer.proj[n] as Linear;
+      const [q, k, v] = [lin('q_proj'), lin('k_proj'), lin('v_proj')];
+      // One [Nqkv, D] weight and one bias, so the three projections are one GEMV.
+      const wqkv = own(empty([nqkv, s.D], wt, dev));
+      const bqkv = own(empty([nqkv], 'f32', dev));
+      let off = 0;
+      let boff = 0;
+      for (const p of [q, k, v]) {
+        const wp = wt === 'f16' ? cast(p.weight, 'f16') : p.weight;
+        dev.copy(wp.buffer, 0, wqkv.buffer, off, wp.size * (wt === 'f16' ? 2 : 4));
+        off += wp.size * (wt === 'f16' ? 2 : 4);
+        if (wp !== p.weight) wp.release(); // queue order: the copy is recorded before any reuse
+        dev.copy((p.bias ?? zeros).buffer, 0, bqkv.buffer, boff, p.outFeatures * 4);
+        boff += p.outFeatures * 4;
+      }
+      const lc = cache.layers[i]!;
+      const o2 = lin('o_proj');
+      const [g, up, dn] = [lin('gate_proj'), lin('up_proj'), lin('down_proj')];
+      if (o2.bias || g.bias || up.bias || dn.bias) throw new Error('FusedDecoder: o/gate/up/down biases are not supported');
+      this.add(normGemvSource(s, wt, 'qkv', s.D, nqkv), [h, layer.inputLayernorm, wqkv, bqkv, qkv], grid(nqkv));
+      this.add(attentionSource(s, cacheT), [qkv, model.rotary.cos, model.rotary.sin, padT, lc.k, lc.v, a], [s.Hq, B], this.uniform);
+      this.add(gemvResidualSource(s, wt, s.Hq * s.Dh, s.D), [a, W(o2.weight), h], grid(s.D));
+      this.add(normGemvSource(s, wt, 'gateup', s.D, s.I), [h, layer.postAttentionLayernorm, W(g.weight), W(up.weight), m], grid(s.I));
+      this.add(gemvResidualSource(s, wt, s.I, s.D), [m, W(dn.weight), h], grid(s.D));
+    });
+    const hg = grid(s.V);
+    if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
+    this.add(normGemvSource(s, wt, 'head', s.D, s.V), [h, model.norm, headW, this.seen, part], hg, this.uniform);
+    this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B]);
+    this.dispatchesPerStep = this.steps.length;
+    for (let i = 0; i < (o.depth ?? 4) + 1; i++) this.staging.push(dev.gpu.createBuffer({ size: Math.max(16, B * 4), usage: MAP_READ | COPY_DST }));
+    if (o.profile && dev.info.timestamps) {
+      const cap = 256;
+      this.query = {
+        set: dev.gpu.createQuerySet({ type: 'timestamp', count: cap * 2 }),
+        resolve: dev.gpu.createBuffer({ size: cap * 16, usage: QUERY_RESOLVE | COPY_SRC }),
+        read: dev.gpu.createBuffer({ size: cap * 16, usage: MAP_READ | COPY_DST }),
+        n: 0,
+        cap,
+      };
+    }
+    dev.flush();
+  }
+
+  /** Compiles one kernel and binds its buffers once; `uniform` is bound last when given. */
+  private add(wgsl: string, ts: Tensor[], wg: [number, number], uniform?: GPUBuffer): void {
+    const gpu = this.dev.gpu;
+    let cache = pipelines.get(gpu);
+    if (!cache) pipelines.set(gpu, (cache = new Map()));
+    let entry = cache.get(wgsl);
+    if (!entry) {
+      // The kernel's own declarations say which bindings it writes.
+      const access = ts.map((_, i) => new RegExp(`@binding\\(${i}\\) var<storage, read_write>`).test(wgsl));
+      const entries: GPUBindGroupLayoutEntry[] = ts.map((_, i) => ({ binding: i, visibility: 4, buffer: { type: access[i] ? 'storage' : 'read-only-storage' } }));
+      if (uniform) entries.push({ binding: ts.length, visibility: 4, buffer: { type: 'uniform' } });
+      const layout = gpu.createBindGroupLayout({ entries });
+      const pipeline = gpu.createComputePipeline({
+        layout: gpu.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module: gpu.createShaderModule({ code: wgsl }), entryPoint: 'main' },
+      });
+      cache.set(wgsl, (entry = { layout, pipeline }));
+    }
+    const { layout, pipeline } = entry;
+    const maxBind = gpu.limits.maxStorageBufferBindingSize;
+    const group = gpu.createBindGroup({
+      layout,
+      entries: [
+        ...ts.map((t, i) => ({ binding: i, resource: { buffer: t.buffer, size: Math.min(t.buffer.size, maxBind - (maxBind % 4)) } })),
+        ...(uniform ? [{ binding: ts.length, resource: { buffer: uniform } }] : []),
+      ],
+    });
+    this.steps.push({
+      encode(pass) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(wg[0], wg[1]);
+      },
+    });
+  }
+
+  /** Sets each row's current token (the one the next step consumes) and the ids the repetition penalty counts. */
+  start(tokens: number[], seenIds: Iterable<number>[]): void {
+    const bits = new Uint32Array(this.B * this.seenWords);
+    seenIds.forEach((ids, b) => {
+      for (const id of ids) bits[b * this.seenWords + (id >>> 5)]! |= 1 << (id & 31);
+    });
+    this.dev.write(this.seen.buffer, 0, bits);
+    this.dev.write(this.tok.buffer, 0, Int32Array.from(tokens));
+  }
+
+  /**
+   * Submits one step: the tokens in `tok` are appended at cache slot L = cache.length and the
+   * next ones chosen. Returns a promise of those ids, resolved when the GPU gets there.
+   */
+  step(): Promise<Int32Array> {
+    const dev = this.dev;
+    const L = this.cache.length;
+    if (L >= this.cache.capacity) throw new Error(`FusedDecoder: KV cache full (${L} positions)`);
+    dev.flush();
+    new DataView(this.params).setUint32(0, L, true);
+    dev.gpu.queue.writeBuffer(this.uniform, 0, this.params);
+    const enc = dev.gpu.createCommandEncoder();
+    const q = this.query;
+    const slot = q ? q.n++ % q.cap : 0;
+    const pass = enc.beginComputePass(q ? { timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 } } : undefined);
+    for (const s of this.steps) s.encode(pass);
+    pass.end();
+    const buf = this.staging.pop()!;
+    enc.copyBufferToBuffer(this.tok.buffer, 0, buf, 0, this.B * 4);
+    dev.gpu.queue.submit([enc.finish()]);
+    for (const l of this.cache.layers) l.length++;
+    const done = buf.mapAsync(MAP_READ);
+    return done.then(() => {
+      const ids = new Int32Array(buf.getMappedRange().slice(0, this.B * 4));
+      buf.unmap();
+      this.staging.push(buf);
+      return ids;
+    });
+  }
+
+  /** Mappable buffers left: the caller awaits an older step before submitting when this is 0. */
+  get free(): number {
+    return this.staging.length;
+  }
+
+  /** Mean GPU time of the steps timed so far, in ms (null without profiling). */
+  async gpuMs(): Promise<number | null> {
+    const q = this.query;
+    if (!q || q.n === 0) return null;
+    const n = Math.min(q.n, q.cap);
+    const enc = this.dev.gpu.createCommandEncoder();
+    enc.resolveQuerySet(q.set, 0, 2 * n, q.resolve, 0);
+    enc.copyBufferToBuffer(q.resolve, 0, q.read, 0, n * 16);
+    this.dev.gpu.queue.submit([enc.finish()]);
+    await q.read.mapAsync(MAP_READ);
+    const t = new BigUint64Array(q.read.getMappedRange().slice(0, n * 16));
+    q.read.unmap();
+    let ns = 0;
+    for (let i = 0; i < n; i++) ns += Number(t[2 * i + 1]! - t[2 * i]!);
+    return ns / n / 1e6;
+  }
+
+  release(): void {
+    for (const t of this.owned) t.release();
+    this.uniform.destroy();
+    for (const b of this.staging) b.destroy();
+    this.query?.set.destroy();
+    this.query?.resolve.destroy();
+    this.query?.read.destroy();
+  }
+}
+
+/** Workgroups of the GEMV kernels for N output columns (2-D past 65,535). */
+function grid(N: number): [number, number] {
+  const g = Math.ceil(N / GEMV_COLS);
+  if (g <= 65535) return [g, 1];
+  // The kernels index columns as wid.x + wid.y · nwg.x; an exact factorisation keeps every part used.
+  for (let y = Math.ceil(g / 65535); y <= g; y++) if (g % y === 0 && g / y <= 65535) return [g / y, y];
+  throw new Error(`FusedDecoder: no grid for ${g} workgroups`);
+}
