@@ -10,3 +10,4 @@ export * from './modules/auto-model';
 export * from './modules/save-model';
 export * from './generate';
 export * from './modules/quant-linear';
+export { FusedDecoder, fusedUnsupported, FUSED_MAX_BATCH, type FusedDecoderOptions } from './decode/fused-decoder';

@@ -7,16 +7,19 @@
  * every row hit eos or a stop string; the few tokens in flight past that are discarded.
  *
  * It continues from a prefilled KV cache (the model's own forward wrote it) and works for dense
- * (`Linear`) projections; `FusedDecoder.unsupported` says why a model cannot use it.
+ * f32 (`Linear`) or NF4 (`QuantLinear`) projections, with unmerged LoRA adapters on q/k/v read in
+ * the same pass; `fusedUnsupported` says why a model cannot use it.
  */
 // h: [B, D]; qkv: [B, (Hq + 2·Hkv)·Dh]; a: [B, Hq·Dh]; m: [B, I]; cache k/v: [B, cap, Hkv, Dh]
 import { cast, empty, keep, tensor, type QDevice, type Tensor } from '@q/core';
 import type { CausalLM } from '../modules/causal-lm';
 import type { KVCache } from '../modules/kv-cache';
 import { Linear } from '../modules/linear';
+import { QuantLinear } from '../modules/quant-linear';
+import type { LinearLike } from '../modules/linear';
 import {
-  argmaxFinalSource, attentionSource, embedSource, gemvResidualSource, normGemvSource, GEMV_COLS,
-  MAX_EOS, UNIFORM_BYTES, type DecodeShape, type WeightType,
+  argmaxFinalSource, attentionSource, embedSource, gemvSource, GEMV_COLS,
+  MAX_EOS, UNIFORM_BYTES, type DecodeShape, type GemvSpec, type WeightFormat, type WeightType,
 } from './fused-kernels';
 
 const STORAGE = 0x80;
@@ -68,7 +71,18 @@ export function fusedUnsupported(model: CausalLM, batch: number, o: { weightDtyp
   if (model.embedTokens.dtype !== 'f32') return 'embeddings not f32';
   if (o.weightDtype === 'f16' && !model.dev.info.f16) return 'the adapter has no shader-f16';
   for (const l of model.layers) {
-    for (const p of Object.values(l.proj)) if (!(p instanceof Linear) || p.weight.dtype !== 'f32') return `projection ${p.constructor.name} (only dense f32 Linear layers)`;
+    for (const [name, p] of Object.entries(l.proj)) {
+      const u = unwrap(p);
+      if (u.fmt === 'unsupported') return `${name}: ${u.why}`;
+      if (u.lora && !['q_proj', 'k_proj', 'v_proj'].includes(name)) return `LoRA on ${name} (only q/k/v adapters are fused)`;
+      if (u.fmt === 'nf4' && (u.inF % 32 || u.blocksize! % 32 || u.inF % u.blocksize!)) return `${name}: NF4 with in_features ${u.inF}, blocksize ${u.blocksize}`;
+      if (u.bias && !['q_proj', 'k_proj', 'v_proj'].includes(name)) return `${name} has a bias`;
+    }
+    const qkv = (['q_proj', 'k_proj', 'v_proj'] as const).map((n) => unwrap(l.proj[n]));
+    if (new Set(qkv.map((x) => x.fmt)).size > 1) return 'q/k/v stored differently';
+    const rs = new Set(qkv.filter((x) => x.lora).map((x) => x.lora!.r));
+    if (rs.size > 1) return 'q/k/v adapters of different ranks';
+    if (l.proj.gate_proj.constructor !== l.proj.up_proj.constructor) return 'gate/up stored differently';
   }
   return null;
 }
@@ -133,36 +147,66 @@ export class FusedDecoder {
     const part = own(empty([B * nparts * 2], 'f32', dev));
 
     this.add(embedSource(s, 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
-    const zeros = own(tensor(new Float32Array(nqkv), [nqkv], { dev }));
+    const gemv = (spec: Omit<GemvSpec, 'B'>, t: Record<string, Tensor>, uniform?: GPUBuffer) => {
+      const { wgsl, names } = gemvSource({ ...spec, B });
+      this.add(wgsl, names.map((n) => t[n] ?? fail(`no tensor for binding ${n}`)), grid(spec.N), uniform);
+    };
+    const norm = { eps: s.eps };
     model.layers.forEach((layer, i) => {
-      const lin = (n: keyof typeof layer.proj) => layer.proj[n] as Linear;
-      const [q, k, v] = [lin('q_proj'), lin('k_proj'), lin('v_proj')];
-      // One [Nqkv, D] weight and one bias, so the three projections are one GEMV.
-      const wqkv = own(empty([nqkv, s.D], wt, dev));
+      const [q, k, v] = (['q_proj', 'k_proj', 'v_proj'] as const).map((n) => unwrap(layer.proj[n]));
+      // q, k and v as one [Nqkv, D] weight (dense or NF4) and one bias: one GEMV.
+      const qkvW = concatWeights([q!, k!, v!], wt, own, dev);
       const bqkv = own(empty([nqkv], 'f32', dev));
-      let off = 0;
       let boff = 0;
-      for (const p of [q, k, v]) {
-        const wp = wt === 'f16' ? cast(p.weight, 'f16') : p.weight;
-        dev.copy(wp.buffer, 0, wqkv.buffer, off, wp.size * (wt === 'f16' ? 2 : 4));
-        off += wp.size * (wt === 'f16' ? 2 : 4);
-        if (wp !== p.weight) wp.release(); // queue order: the copy is recorded before any reuse
-        dev.copy((p.bias ?? zeros).buffer, 0, bqkv.buffer, boff, p.outFeatures * 4);
-        boff += p.outFeatures * 4;
+      for (const p of [q!, k!, v!]) {
+        if (p.bias) dev.copy(p.bias.buffer, 0, bqkv.buffer, boff, p.out * 4);
+        else dev.write(bqkv.buffer, boff, new Float32Array(p.out));
+        boff += p.out * 4;
       }
+      let lora: GemvSpec['lora'];
+      const t: Record<string, Tensor> = { x: h, nw: layer.inputLayernorm, bias: bqkv, y: qkv, ...qkvW.t };
+      const loras = [q!, k!, v!].map((p) => p.lora);
+      if (loras.some(Boolean)) {
+        // Unmerged LoRA on q/k/v: lu = RMSNorm(h) · [Aq; Ak; Av]ᵀ (one small GEMV), then each column
+        // adds scaling · B[n, :] · lu in the qkv GEMV's epilogue.
+        const r = loras.find(Boolean)!.r;
+        const aCat = own(empty([3 * r, s.D], 'f32', dev));
+        const bCat = own(empty([nqkv, r], 'f32', dev));
+        let rowOff = 0;
+        loras.forEach((l, j) => {
+          const out = [q!, k!, v!][j]!.out;
+          if (l) {
+            dev.copy(l.A.buffer, 0, aCat.buffer, j * r * s.D * 4, r * s.D * 4);
+            dev.copy(l.B.buffer, 0, bCat.buffer, rowOff * r * 4, out * r * 4);
+          } else {
+            dev.write(aCat.buffer, j * r * s.D * 4, new Float32Array(r * s.D));
+            dev.write(bCat.buffer, rowOff * r * 4, new Float32Array(out * r));
+          }
+          rowOff += out;
+        });
+        const lu = own(empty([B, 3 * r], 'f32', dev));
+        gemv({ K: s.D, N: 3 * r, fmt: 'f32', norm, mode: 'store' }, { x: h, nw: layer.inputLayernorm, w: aCat, y: lu });
+        lora = { r, ends: [q!.out, q!.out + k!.out, nqkv], scales: loras.map((l) => l?.scaling ?? 0) };
+        Object.assign(t, { lu, lb: bCat });
+      }
+      gemv({ K: s.D, N: nqkv, fmt: qkvW.fmt, blocksize: qkvW.blocksize, norm, mode: 'bias', lora }, t);
       const lc = cache.layers[i]!;
-      const o2 = lin('o_proj');
-      const [g, up, dn] = [lin('gate_proj'), lin('up_proj'), lin('down_proj')];
-      if (o2.bias || g.bias || up.bias || dn.bias) throw new Error('FusedDecoder: o/gate/up/down biases are not supported');
-      this.add(normGemvSource(s, wt, 'qkv', s.D, nqkv), [h, layer.inputLayernorm, wqkv, bqkv, qkv], grid(nqkv));
       this.add(attentionSource(s, cacheT), [qkv, model.rotary.cos, model.rotary.sin, padT, lc.k, lc.v, a], [s.Hq, B], this.uniform);
-      this.add(gemvResidualSource(s, wt, s.Hq * s.Dh, s.D), [a, W(o2.weight), h], grid(s.D));
-      this.add(normGemvSource(s, wt, 'gateup', s.D, s.I), [h, layer.postAttentionLayernorm, W(g.weight), W(up.weight), m], grid(s.I));
-      this.add(gemvResidualSource(s, wt, s.I, s.D), [m, W(dn.weight), h], grid(s.D));
+      const [o2, g, up, dn] = (['o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const).map((n) => unwrap(layer.proj[n]));
+      const ow = concatWeights([o2!], wt, own, dev);
+      gemv({ K: s.Hq * s.Dh, N: s.D, fmt: ow.fmt, blocksize: ow.blocksize, mode: 'residual' }, { x: a, h, ...ow.t });
+      const gw = concatWeights([g!], wt, own, dev);
+      const uw = concatWeights([up!], wt, own, dev);
+      gemv(
+        { K: s.D, N: s.I, fmt: gw.fmt, blocksize: gw.blocksize, norm, mode: 'swiglu' },
+        { x: h, nw: layer.postAttentionLayernorm, y: m, ...gw.t, w2: uw.t.w!, ...(uw.t.am ? { am2: uw.t.am } : {}) },
+      );
+      const dw = concatWeights([dn!], wt, own, dev);
+      gemv({ K: s.I, N: s.D, fmt: dw.fmt, blocksize: dw.blocksize, mode: 'residual' }, { x: m, h, ...dw.t });
     });
     const hg = grid(s.V);
     if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
-    this.add(normGemvSource(s, wt, 'head', s.D, s.V), [h, model.norm, headW, this.seen, part], hg, this.uniform);
+    gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'head' }, { x: h, nw: model.norm, w: headW, seen: this.seen, part }, this.uniform);
     this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B]);
     this.dispatchesPerStep = this.steps.length;
     for (let i = 0; i < (o.depth ?? 4) + 1; i++) this.staging.push(dev.gpu.createBuffer({ size: Math.max(16, B * 4), usage: MAP_READ | COPY_DST }));
@@ -285,6 +329,79 @@ export class FusedDecoder {
     this.query?.resolve.destroy();
     this.query?.read.destroy();
   }
+}
+
+/** A projection as the fused kernels see it: its weight format and tensors, bias, and unmerged LoRA. */
+interface Unwrapped {
+  fmt: WeightFormat | 'unsupported';
+  why?: string;
+  inF: number;
+  out: number;
+  dense?: Tensor;
+  nf4?: QuantLinear;
+  blocksize?: number;
+  bias: Tensor | null;
+  lora?: { A: Tensor; B: Tensor; r: number; scaling: number };
+}
+
+/** Looks through a LoRA wrapper (peft's LoraLinear, by shape: base, loraA, loraB, scaling) to its base. */
+function unwrap(p: LinearLike): Unwrapped {
+  const l = p as unknown as { base?: LinearLike; loraA?: Tensor; loraB?: Tensor; scaling?: number; r?: number; enabled?: boolean; training?: boolean; dropoutP?: number };
+  let lora: Unwrapped['lora'];
+  let base = p;
+  if (l.base && l.loraA && l.loraB && typeof l.scaling === 'number') {
+    base = l.base;
+    if (l.enabled !== false) {
+      if (l.training && (l.dropoutP ?? 0) > 0) return { fmt: 'unsupported', why: 'LoRA dropout in training mode', inF: p.inFeatures, out: p.outFeatures, bias: null };
+      lora = { A: l.loraA, B: l.loraB, r: l.loraA.shape[0]!, scaling: l.scaling };
+    }
+  }
+  if (base instanceof Linear && base.weight.dtype === 'f32') return { fmt: 'f32', inF: base.inFeatures, out: base.outFeatures, dense: base.weight, bias: base.bias, lora };
+  if (base instanceof QuantLinear && base.weight4.quantType === 'nf4') {
+    return { fmt: 'nf4', inF: base.inFeatures, out: base.outFeatures, nf4: base, blocksize: base.weight4.blocksize, bias: base.bias, lora };
+  }
+  return { fmt: 'unsupported', why: `${base.constructor.name} (dense f32 Linear or NF4 QuantLinear only)`, inF: p.inFeatures, out: p.outFeatures, bias: null };
+}
+
+/**
+ * The weights of projections sharing an input as one GEMV's tensors, rows concatenated: dense as
+ * `wt` (cast to f16 when asked), NF4 as codes + f32 absmax (+ the shared 16-value map).
+ */
+function concatWeights(ps: Unwrapped[], wt: WeightType, own: (t: Tensor) => Tensor, dev: QDevice): { fmt: WeightFormat; blocksize?: number; t: Record<string, Tensor> } {
+  const K = ps[0]!.inF;
+  const N = ps.reduce((a, p) => a + p.out, 0);
+  if (ps[0]!.fmt === 'nf4') {
+    const w4 = ps.map((p) => p.nf4!.weight4);
+    const codes = ps.length === 1 ? w4[0]!.codes : own(empty([(N * K) / 8], 'u32', dev));
+    const absmax = own(empty([(N * K) / w4[0]!.blocksize], 'f32', dev));
+    let co = 0;
+    let ao = 0;
+    for (const w of w4) {
+      if (ps.length > 1) dev.copy(w.codes.buffer, 0, codes.buffer, co, (w.numel / 8) * 4);
+      co += (w.numel / 8) * 4;
+      const am = w.absmaxF32();
+      dev.copy(am.buffer, 0, absmax.buffer, ao, w.blocks * 4);
+      ao += w.blocks * 4;
+      if (w.nested) am.release(); // a transient decode of the nested absmax; queue order keeps the copy first
+    }
+    return { fmt: 'nf4', blocksize: w4[0]!.blocksize, t: { w: codes, am: absmax, qm: w4[0]!.qmap } };
+  }
+  const bytes = wt === 'f16' ? 2 : 4;
+  if (ps.length === 1 && wt === 'f32') return { fmt: 'f32', t: { w: ps[0]!.dense! } };
+  if (ps.length === 1) return { fmt: wt, t: { w: own(cast(ps[0]!.dense!, 'f16')) } };
+  const w = own(empty([N, K], wt, dev));
+  let off = 0;
+  for (const p of ps) {
+    const src = wt === 'f16' ? cast(p.dense!, 'f16') : p.dense!;
+    dev.copy(src.buffer, 0, w.buffer, off, p.out * K * bytes);
+    off += p.out * K * bytes;
+    if (src !== p.dense) src.release(); // queue order: the copy is recorded before any reuse
+  }
+  return { fmt: wt, t: { w } };
+}
+
+function fail(msg: string): never {
+  throw new Error(`FusedDecoder: ${msg}`);
 }
 
 /** Workgroups of the GEMV kernels for N output columns (2-D past 65,535). */

@@ -49,154 +49,184 @@ export const UNIFORM_STRUCT = `struct U { L: u32, cap: u32, promptLen: u32, minN
 export const UNIFORM_BYTES = 48;
 export const MAX_EOS = 4;
 
+/** How a GEMV's weight is stored: dense f32/f16 [N, K], or NF4 codes (8 per u32, bitsandbytes' nibble order) + f32 absmax per block. */
+export type WeightFormat = WeightType | 'nf4';
+
+/** A GEMV kernel's variant; the decoder binds tensors by the names {@link gemvSource} returns. */
+export interface GemvSpec {
+  B: number;
+  K: number;
+  N: number;
+  fmt: WeightFormat;
+  /** NF4 block size (a multiple of 32). */
+  blocksize?: number;
+  /** RMSNorm of x (weight `nw`, eps) before the product. */
+  norm?: { eps: number };
+  /**
+   * 'store': y = ·; 'bias': y = · + bias; 'swiglu': y = silu(x·w) · (x·w2); 'residual': h += ·;
+   * 'head': repetition penalty / min-new-tokens on each logit and the workgroup's argmax into `part`.
+   */
+  mode: 'store' | 'bias' | 'swiglu' | 'residual' | 'head';
+  /** Unmerged LoRA in the epilogue: + scale[s] · lb[n, :] · lu[b, s·r : (s+1)·r] for the segment s that column n falls in (ends[s] exclusive). */
+  lora?: { r: number; ends: number[]; scales: number[] };
+}
+
+/** Nested selects: the value of the first segment i with n < ends[i] (the last one otherwise). */
+function pick(ends: number[], value: (i: number) => string): string {
+  let e = value(ends.length - 1);
+  for (let i = ends.length - 2; i >= 0; i--) e = `select(${e}, ${value(i)}, n < ${ends[i]}u)`;
+  return e;
+}
+
 /**
- * RMSNorm + GEMV. mode 'qkv': + bias; 'gateup': two weights, silu(g)·u; 'head': penalty and eos
- * suppression on each logit, then the workgroup's best (value, index) per row into `part`.
+ * GEMV y[b, n] = Σ_k x̂[b, k] · W[n, k] for B rows, x̂ = RMSNorm(x) when `norm`. Lanes accumulate
+ * per row in registers; the cross-lane sums go through workgroup memory 16 rows at a time (256 ·
+ * 16 floats), so batches up to 32 fit every adapter's 32 KiB.
  */
-export function normGemvSource(
-  s: DecodeShape,
-  wt: WeightType,
-  mode: 'qkv' | 'gateup' | 'head',
-  K: number,
-  N: number,
-): string {
-  const { B } = s;
+export function gemvSource(g: GemvSpec): { wgsl: string; names: string[] } {
+  const { B, K, N, fmt, mode } = g;
   const K4 = K / 4;
-  const W = `vec4<${wt}>`;
-  const bind: string[] = [
-    `@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;`,
-    `@group(0) @binding(1) var<storage, read> nw: array<vec4<f32>>;`,
-    `@group(0) @binding(2) var<storage, read> w: array<${W}>;`,
-  ];
-  if (mode === 'qkv') bind.push(`@group(0) @binding(3) var<storage, read> bias: array<f32>;`, `@group(0) @binding(4) var<storage, read_write> y: array<f32>;`);
-  if (mode === 'gateup') bind.push(`@group(0) @binding(3) var<storage, read> w2: array<${W}>;`, `@group(0) @binding(4) var<storage, read_write> y: array<f32>;`);
-  if (mode === 'head') {
-    bind.push(
-      `@group(0) @binding(3) var<storage, read> seen: array<u32>;`,
-      `@group(0) @binding(4) var<storage, read_write> part: array<f32>;`,
-      UNIFORM_STRUCT,
-      `@group(0) @binding(5) var<uniform> u: U;`,
-    );
+  const RB = Math.min(B, 16);
+  const names: string[] = [];
+  const decl: string[] = [];
+  const bind = (name: string, type: string, rw = false) => {
+    decl.push(`@group(0) @binding(${names.length}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: array<${type}>;`);
+    names.push(name);
+  };
+  const nf4 = fmt === 'nf4';
+  const wtype = nf4 ? 'vec4<u32>' : `vec4<${fmt}>`;
+  bind('x', 'vec4<f32>');
+  if (g.norm) bind('nw', 'vec4<f32>');
+  bind('w', wtype);
+  if (nf4) bind('am', 'f32'), bind('qm', 'f32');
+  if (mode === 'swiglu') {
+    bind('w2', wtype);
+    if (nf4) bind('am2', 'f32');
   }
-  const seenWords = Math.ceil(s.V / 32);
-  const reduceAcc = (acc: string) => `
-  for (var b = 0u; b < ${B}u; b++) { red[b * 256u + tid] = ${acc}[b]; }
-  workgroupBarrier();`;
-  return `${head(wt, 'f32')}${bind.join('\n')}
-var<workgroup> red: array<f32, ${256 * B}>;
-var<workgroup> inv: array<f32, ${B}>;
-${mode === 'head' ? `var<workgroup> bv: array<f32, ${GEMV_COLS * B}>; var<workgroup> bi: array<u32, ${GEMV_COLS * B}>;` : ''}
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let wg = wid.x + wid.y * nwg.x;
-  // RMSNorm statistics of each row (every workgroup recomputes them: K·B reads from cache).
-  for (var b = 0u; b < ${B}u; b++) {
-    var ss = 0.0;
-    for (var k = tid; k < ${K4}u; k += 256u) { let v = x[b * ${K4}u + k]; ss += dot(v, v); }
-    red[b * 256u + tid] = ss;
-  }
-  workgroupBarrier();
-  if (tid < ${B}u) {
-    var ss = 0.0;
-    for (var l = 0u; l < 256u; l++) { ss += red[tid * 256u + l]; }
-    inv[tid] = inverseSqrt(ss / ${f(K)} + ${f(s.eps)});
-  }
-  workgroupBarrier();
-  let lane = tid % 32u;
-  let warp = tid / 32u;
-  let n = wg * ${GEMV_COLS}u + warp;
-  var acc: array<f32, ${B}>;
-  ${mode === 'gateup' ? `var acc2: array<f32, ${B}>;` : ''}
-  if (n < ${N}u) {
-    for (var k = lane; k < ${K4}u; k += 32u) {
-      let wv = vec4<f32>(w[n * ${K4}u + k]);
-      ${mode === 'gateup' ? `let wv2 = vec4<f32>(w2[n * ${K4}u + k]);` : ''}
-      let g = nw[k];
-      for (var b = 0u; b < ${B}u; b++) {
-        let xv = x[b * ${K4}u + k] * g;
-        acc[b] += dot(xv, wv);
-        ${mode === 'gateup' ? 'acc2[b] += dot(xv, wv2);' : ''}
+  if (mode === 'bias') bind('bias', 'f32');
+  if (g.lora) bind('lu', 'f32'), bind('lb', 'f32');
+  if (mode === 'residual') bind('h', 'f32', true);
+  else if (mode === 'head') bind('seen', 'u32'), bind('part', 'f32', true);
+  else bind('y', 'f32', true);
+  if (mode === 'head') decl.push(UNIFORM_STRUCT, `@group(0) @binding(${names.length}) var<uniform> u: U;`);
+  const two = mode === 'swiglu';
+  const KW = K / 32;
+  const bs = g.blocksize ?? 64;
+  const dense = (acc: string, wname: string) => `let wv = vec4<f32>(${wname}[n * ${K4}u + k]);
+      for (var b = 0u; b < ${B}u; b++) { ${acc}[b] += dot(x[b * ${K4}u + k]${g.norm ? ' * gk' : ''}, wv); }`;
+  const quad = (acc: string, wname: string, aname: string) => `{
+        let a = ${aname}[(n * ${K}u + kw * 32u) / ${bs}u];
+        let cw = ${wname}[n * ${KW}u + kw];
+        for (var i = 0u; i < 4u; i++) {
+          let c = cw[i];
+          let w0 = vec4<f32>(qs[(c >> 4u) & 15u], qs[c & 15u], qs[(c >> 12u) & 15u], qs[(c >> 8u) & 15u]) * a;
+          let w1 = vec4<f32>(qs[(c >> 20u) & 15u], qs[(c >> 16u) & 15u], qs[(c >> 28u) & 15u], qs[(c >> 24u) & 15u]) * a;
+          let k4 = kw * 8u + i * 2u;
+          ${g.norm ? 'let g0 = nw[k4]; let g1 = nw[k4 + 1u];' : 'let g0 = vec4<f32>(1.0); let g1 = g0;'}
+          for (var b = 0u; b < ${B}u; b++) { ${acc}[b] += dot(x[b * ${K4}u + k4] * g0, w0) + dot(x[b * ${K4}u + k4 + 1u] * g1, w1); }
+        }
+      }`;
+  const loop = nf4
+    ? `for (var kw = lane; kw < ${KW}u; kw += 32u) {
+      ${quad('acc', 'w', 'am')}
+      ${two ? quad('acc2', 'w2', 'am2') : ''}
+    }`
+    : `for (var k = lane; k < ${K4}u; k += 32u) {
+      ${g.norm ? 'let gk = nw[k];' : ''}
+      { ${dense('acc', 'w')} }
+      ${two ? `{ ${dense('acc2', 'w2')} }` : ''}
+    }`;
+  // Cross-lane sums of acc[b] per warp, RB rows at a time; body sees ob (row), ow (warp), on (column), v (sum).
+  const reduce = (acc: string, body: string) => `
+  for (var b0 = 0u; b0 < ${B}u; b0 += ${RB}u) {
+    for (var r = 0u; r < ${RB}u; r++) { if (b0 + r < ${B}u) { red[r * 256u + tid] = ${acc}[b0 + r]; } }
+    workgroupBarrier();
+    if (tid < ${GEMV_COLS * RB}u) {
+      let rr = tid % ${RB}u; let ob = b0 + rr; let ow = tid / ${RB}u; let on = wg * ${GEMV_COLS}u + ow;
+      if (ob < ${B}u) {
+        var v = 0.0;
+        for (var l = 0u; l < 32u; l++) { v += red[rr * 256u + ow * 32u + l]; }
+        ${body}
       }
     }
-  }
-  ${reduceAcc('acc')}
-  var out = 0.0;
-  let ob = tid % ${B}u;
-  let ow = tid / ${B}u;
-  let on = wg * ${GEMV_COLS}u + ow;
-  if (tid < ${GEMV_COLS * B}u) {
-    for (var l = 0u; l < 32u; l++) { out += red[ob * 256u + ow * 32u + l]; }
-    out *= inv[ob];
-  }
-  ${
-    mode === 'gateup'
-      ? `workgroupBarrier();
-  ${reduceAcc('acc2')}
-  if (tid < ${GEMV_COLS * B}u && on < ${N}u) {
-    var up = 0.0;
-    for (var l = 0u; l < 32u; l++) { up += red[ob * 256u + ow * 32u + l]; }
-    up *= inv[ob];
-    y[ob * ${N}u + on] = out / (1.0 + exp(-out)) * up;
-  }`
-      : mode === 'qkv'
-        ? `if (tid < ${GEMV_COLS * B}u && on < ${N}u) { y[ob * ${N}u + on] = out + bias[on]; }`
-        : `
-  if (tid < ${GEMV_COLS * B}u) {
-    var v = out;
-    if (on >= ${N}u) { v = -3.0e38; }
-    else if (u.penalty != 1.0 && (seen[ob * ${seenWords}u + on / 32u] & (1u << (on % 32u))) != 0u) { v = select(v / u.penalty, v * u.penalty, v < 0.0); }
-    // min new tokens: the token chosen here is new token number L + 1 - promptLen (0-based; the
-    // cache holds the prompt and every new token but the one this step consumed).
-    if (u.L + 1u - u.promptLen < u.minNew && ((u.neos > 0u && on == u.e0) || (u.neos > 1u && on == u.e1) || (u.neos > 2u && on == u.e2) || (u.neos > 3u && on == u.e3))) { v = -3.0e38; }
-    bv[ob * ${GEMV_COLS}u + ow] = v;
-    bi[ob * ${GEMV_COLS}u + ow] = on;
-  }
-  workgroupBarrier();
+    workgroupBarrier();
+  }`;
+  const lora = g.lora
+    ? `
+    let seg = ${pick(g.lora.ends, (i) => `${i}u`)};
+    let sc = ${pick(g.lora.ends, (i) => f(g.lora!.scales[i]!))};
+    for (var j = lane; j < ${g.lora.r}u; j += 32u) {
+      let bw = lb[n * ${g.lora.r}u + j] * sc;
+      for (var b = 0u; b < ${B}u; b++) { acc[b] += bw * lu[b * ${g.lora.r * g.lora.ends.length}u + seg * ${g.lora.r}u + j]; }
+    }`
+    : '';
+  const seenWords = Math.ceil(N / 32);
+  const epilogue: Record<GemvSpec['mode'], string> = {
+    store: reduce('acc', `if (on < ${N}u) { y[ob * ${N}u + on] = v; }`),
+    bias: reduce('acc', `if (on < ${N}u) { y[ob * ${N}u + on] = v + bias[on]; }`),
+    residual: reduce('acc', `if (on < ${N}u) { h[ob * ${N}u + on] += v; }`),
+    swiglu: `${reduce('acc', `gv[ob * ${GEMV_COLS}u + ow] = v;`)}
+  ${reduce('acc2', `if (on < ${N}u) { let gg = gv[ob * ${GEMV_COLS}u + ow]; y[ob * ${N}u + on] = gg / (1.0 + exp(-gg)) * v; }`)}`,
+    head: `${reduce(
+      'acc',
+      `var lv = v;
+        if (on >= ${N}u) { lv = -3.0e38; }
+        else if (u.penalty != 1.0 && (seen[ob * ${seenWords}u + on / 32u] & (1u << (on % 32u))) != 0u) { lv = select(lv / u.penalty, lv * u.penalty, lv < 0.0); }
+        // min new tokens: the token chosen here is new token number L + 1 - promptLen (0-based; the
+        // cache holds the prompt and every new token but the one this step consumed).
+        if (u.L + 1u - u.promptLen < u.minNew && ((u.neos > 0u && on == u.e0) || (u.neos > 1u && on == u.e1) || (u.neos > 2u && on == u.e2) || (u.neos > 3u && on == u.e3))) { lv = -3.0e38; }
+        gv[ob * ${GEMV_COLS}u + ow] = lv;`,
+    )}
   if (tid < ${B}u) {
-    var best = bv[tid * ${GEMV_COLS}u];
-    var idx = bi[tid * ${GEMV_COLS}u];
+    var best = gv[tid * ${GEMV_COLS}u];
+    var idx = wg * ${GEMV_COLS}u;
     for (var c = 1u; c < ${GEMV_COLS}u; c++) {
-      let v = bv[tid * ${GEMV_COLS}u + c];
-      if (v > best) { best = v; idx = bi[tid * ${GEMV_COLS}u + c]; }
+      let v = gv[tid * ${GEMV_COLS}u + c];
+      if (v > best) { best = v; idx = wg * ${GEMV_COLS}u + c; }
     }
     let nparts = nwg.x * nwg.y;
     part[(tid * nparts + wg) * 2u] = best;
     part[(tid * nparts + wg) * 2u + 1u] = bitcast<f32>(idx);
-  }`
-  }
-}`;
-}
-
-/** h[b, n] += x[b, :] · w[n, :] (o_proj and down_proj with their residual). */
-export function gemvResidualSource(s: DecodeShape, wt: WeightType, K: number, N: number): string {
-  const { B } = s;
-  const K4 = K / 4;
-  return `${head(wt, 'f32')}@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> w: array<vec4<${wt}>>;
-@group(0) @binding(2) var<storage, read_write> h: array<f32>;
-var<workgroup> red: array<f32, ${256 * B}>;
+  }`,
+  };
+  const wgsl = `${fmt === 'f16' ? 'enable f16;\n' : ''}${decl.join('\n')}
+var<workgroup> red: array<f32, ${256 * RB}>;
+var<workgroup> inv: array<f32, ${B}>;
+${nf4 ? 'var<workgroup> qs: array<f32, 16>;' : ''}
+${two || mode === 'head' ? `var<workgroup> gv: array<f32, ${GEMV_COLS * B}>;` : ''}
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let wg = wid.x + wid.y * nwg.x;
+  ${nf4 ? 'if (tid < 16u) { qs[tid] = qm[tid]; }' : ''}
+  ${
+    g.norm
+      ? `// RMSNorm statistics of each row (every workgroup recomputes them from cache-resident x).
+  var ssq: array<f32, ${B}>;
+  for (var k = tid; k < ${K4}u; k += 256u) { for (var b = 0u; b < ${B}u; b++) { let v = x[b * ${K4}u + k]; ssq[b] += dot(v, v); } }
+  for (var b0 = 0u; b0 < ${B}u; b0 += ${RB}u) {
+    for (var r = 0u; r < ${RB}u; r++) { if (b0 + r < ${B}u) { red[r * 256u + tid] = ssq[b0 + r]; } }
+    workgroupBarrier();
+    if (tid < ${RB}u && b0 + tid < ${B}u) {
+      var ss = 0.0;
+      for (var l = 0u; l < 256u; l++) { ss += red[tid * 256u + l]; }
+      inv[b0 + tid] = inverseSqrt(ss / ${f(K)} + ${f(g.norm.eps)});
+    }
+    workgroupBarrier();
+  }`
+      : 'workgroupBarrier();'
+  }
   let lane = tid % 32u;
   let n = wg * ${GEMV_COLS}u + tid / 32u;
   var acc: array<f32, ${B}>;
+  ${two ? `var acc2: array<f32, ${B}>;` : ''}
   if (n < ${N}u) {
-    for (var k = lane; k < ${K4}u; k += 32u) {
-      let wv = vec4<f32>(w[n * ${K4}u + k]);
-      for (var b = 0u; b < ${B}u; b++) { acc[b] += dot(x[b * ${K4}u + k], wv); }
-    }
+    ${loop}
+    ${g.norm ? `for (var b = 0u; b < ${B}u; b++) { acc[b] *= inv[b]; ${two ? 'acc2[b] *= inv[b];' : ''} }` : ''}
+    ${lora}
   }
-  for (var b = 0u; b < ${B}u; b++) { red[b * 256u + tid] = acc[b]; }
-  workgroupBarrier();
-  let ob = tid % ${B}u;
-  let on = wg * ${GEMV_COLS}u + tid / ${B}u;
-  if (tid < ${GEMV_COLS * B}u && on < ${N}u) {
-    var out = 0.0;
-    for (var l = 0u; l < 32u; l++) { out += red[ob * 256u + (tid / ${B}u) * 32u + l]; }
-    h[ob * ${N}u + on] += out;
-  }
+  ${epilogue[mode]}
 }`;
+  return { wgsl, names };
 }
 
 /** h[b, :] = E[tok[b], :]. */
