@@ -75,12 +75,19 @@ async function measure(name: string, model: CausalLM, batch: number, o: Generate
   };
   cases.push(c);
   console.log(JSON.stringify(c));
+  save(); // after every case, so a run cut short still leaves its figures
 }
 
+function save(): void {
+  writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result: { layers, loadSeconds, prefillTokensPerSecond, cases } });
+}
+
+let loadSeconds = 0;
+let prefillTokensPerSecond = 0;
 const t0 = performance.now();
 const model = await AutoModelForCausalLM.fromConfig(cfg, { weights });
 await dev.sync();
-const loadSeconds = (performance.now() - t0) / 1000;
+loadSeconds = (performance.now() - t0) / 1000;
 
 // Prefill throughput: one forward over 512 tokens (logits of the last position only, as generate does).
 const long = [Array.from({ length: cpu ? 64 : 512 }, (_, t) => (t * 7919) % cfg.vocabSize)];
@@ -90,7 +97,7 @@ const t1 = performance.now();
 const reps = cpu ? 1 : 5;
 for (let i = 0; i < reps; i++) keep(model.logits({ inputIds: long, lastOnly: true })).release();
 await dev.sync();
-const prefillTokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
+prefillTokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
 console.log(JSON.stringify({ prefillTokensPerSecond }));
 
 const f16 = dev.info.f16;
@@ -126,6 +133,5 @@ async function run(what: string, f: () => Promise<void>, when = true): Promise<v
   }
 }
 
-const r = { layers, loadSeconds, prefillTokensPerSecond, cases };
-writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result: r });
+save();
 dev.dispose();
