@@ -207,7 +207,7 @@ export class FusedDecoder {
     const hg = grid(s.V);
     if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
     gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'head' }, { x: h, nw: model.norm, w: headW, seen: this.seen, part }, this.uniform);
-    this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B]);
+    this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B, 1]);
     this.dispatchesPerStep = this.steps.length;
     for (let i = 0; i < (o.depth ?? 4) + 1; i++) this.staging.push(dev.gpu.createBuffer({ size: Math.max(16, B * 4), usage: MAP_READ | COPY_DST }));
     if (o.profile && dev.info.timestamps) {
