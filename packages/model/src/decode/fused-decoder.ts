@@ -29,8 +29,8 @@ const UNIFORM = 0x40;
 const MAP_READ = 0x01;
 const QUERY_RESOLVE = 0x200;
 
-/** The largest batch the fused kernels take (their workgroup memory holds 256 · B floats). */
-export const FUSED_MAX_BATCH = 32;
+/** The largest batch the fused kernels take (per-lane accumulators: one register per row). */
+export const FUSED_MAX_BATCH = 64;
 
 export interface FusedDecoderOptions {
   /** Weight storage of the GEMVs: 'f16' halves the bytes streamed per token (needs shader-f16). Default 'f32'. */
