@@ -102,6 +102,7 @@ console.log(JSON.stringify({ prefillTokensPerSecond }));
 
 const f16 = dev.info.f16;
 await run('greedy b1 merged fused-f16', () => measure('greedy b1 merged, fused, f16 weights', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);
+await run('sampling b1 merged fused-f16', () => measure('sampling b1 merged (T 0.7, top-k 20, top-p 0.8), fused, f16 weights', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16', doSample: true, temperature: 0.7, topK: 20, topP: 0.8, seed: 1 }), f16);
 await run('greedy b1 merged fused-f32', () => measure('greedy b1 merged, fused, f32 weights', model, 1, { decoder: 'fused' }));
 await run('greedy b1 merged eager', () => measure('greedy b1 merged, eager (op by op)', model, 1, { decoder: 'eager', maxNewTokens: Math.min(newTokens, 64) }));
 await run('greedy b32 fused-f16', () => measure('greedy b32 merged, fused, f16 weights', model, 32, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);

@@ -1,7 +1,8 @@
 // The fused decode path (src/decode) against the eager one, which golden tests tie to transformers:
 // same ids for left-padded batches with eos, repetition penalty and min new tokens, for Qwen2
-// (biases, GQA) and Llama (3 query heads per kv head); f16 weights on a model whose weights are
-// f16 values already (so the cast is exact); every buffer freed; 'fused' refuses what it cannot do.
+// (biases, GQA) and Llama (3 query heads per kv head); sampling with the same seeded draws; f16
+// weights on a model whose weights are f16 values already (so the cast is exact); every buffer
+// freed; 'fused' refuses what it cannot do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, f16ToF32, f32ToF16, getDevice, type QDevice } from '@q/core';
 import { AutoModelForCausalLM, randomWeights, type CausalLM, type GenerateOptions } from '../src';
@@ -64,10 +65,19 @@ describe.each([
     expect(got.sequences).toEqual(want.sequences);
   });
 
-  it("decoder 'fused' refuses sampling; 'auto' samples eagerly", async () => {
-    await expect(run({ decoder: 'fused', doSample: true })).rejects.toThrow(ConfigError);
-    const a = await run({ doSample: true, seed: 3 });
-    const b = await run({ doSample: true, seed: 3, decoder: 'eager' });
-    expect(a.sequences).toEqual(b.sequences);
+  it('samples on the GPU with the draws of the eager path (temperature, top-k, top-p, penalty)', async () => {
+    for (const o of [
+      { doSample: true, seed: 3, temperature: 0.8, topK: 20, topP: 0.9, repetitionPenalty: 1.2 },
+      { doSample: true, seed: 4, temperature: 1.5, topK: 50, topP: 1 },
+      { doSample: true, seed: 5, temperature: 1, topK: 1 },
+    ] as GenerateOptions[]) {
+      const want = await run({ ...o, decoder: 'eager' });
+      const got = await run({ ...o, decoder: 'fused' });
+      expect(got.sequences, JSON.stringify(o)).toEqual(want.sequences);
+    }
+  });
+
+  it("decoder 'fused' refuses sampling without top-k", async () => {
+    await expect(run({ decoder: 'fused', doSample: true, topK: 0 })).rejects.toThrow(ConfigError);
   });
 });

@@ -18,7 +18,7 @@ import { Linear } from '../modules/linear';
 import { QuantLinear } from '../modules/quant-linear';
 import type { LinearLike } from '../modules/linear';
 import {
-  argmaxFinalSource, attentionSource, embedSource, gemvSource, GEMV_COLS,
+  argmaxFinalSource, attentionSource, embedSource, gemvSource, sampleSource, GEMV_COLS, SAMPLE_CAP,
   MAX_EOS, UNIFORM_BYTES, type DecodeShape, type GemvSpec, type WeightFormat, type WeightType,
 } from './fused-kernels';
 
@@ -42,6 +42,11 @@ export interface FusedDecoderOptions {
   eosTokenIds?: number[];
   /** Steps in flight before the host waits for the oldest one's ids. Default 4. */
   depth?: number;
+  /**
+   * Sample instead of argmax: temperature, top-k (1 ≤ k ≤ 1024), top-p, and one uniform number per
+   * row and new token, `randoms[t · B + b]` for new token t (the host draws them, from the seed).
+   */
+  sampling?: { temperature: number; topK: number; topP: number; randoms: Float32Array };
   /** Time each step on the GPU with timestamp queries (see {@link FusedDecoder.gpuMs}). */
   profile?: boolean;
 }
@@ -141,6 +146,13 @@ export class FusedDecoder {
     u.setFloat32(16, o.repetitionPenalty ?? 1, true);
     u.setUint32(20, eos.length, true);
     eos.forEach((e, i) => u.setUint32(24 + 4 * i, e, true));
+    const smp = o.sampling;
+    if (smp) {
+      if (!(smp.topK >= 1 && smp.topK <= SAMPLE_CAP)) throw new Error(`FusedDecoder: topK ${smp.topK} outside [1, ${SAMPLE_CAP}]`);
+      u.setFloat32(40, smp.temperature, true);
+      u.setUint32(44, smp.topK, true);
+      u.setFloat32(48, smp.topP, true);
+    }
     const head = model.lmHead ?? model.embedTokens;
     const headW = W(head);
     const nparts = Math.ceil(s.V / GEMV_COLS);
@@ -206,8 +218,15 @@ export class FusedDecoder {
     });
     const hg = grid(s.V);
     if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
-    gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'head' }, { x: h, nw: model.norm, w: headW, seen: this.seen, part }, this.uniform);
-    this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B, 1]);
+    if (smp) {
+      const logits = own(empty([B, s.V], 'f32', dev));
+      const rnd = own(tensor(smp.randoms, [smp.randoms.length], { dev }));
+      gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'logits' }, { x: h, nw: model.norm, w: headW, seen: this.seen, y: logits }, this.uniform);
+      this.add(sampleSource(s), [logits, rnd, this.tok, this.seen], [B, 1], this.uniform);
+    } else {
+      gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'head' }, { x: h, nw: model.norm, w: headW, seen: this.seen, part }, this.uniform);
+      this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B, 1]);
+    }
     this.dispatchesPerStep = this.steps.length;
     for (let i = 0; i < (o.depth ?? 4) + 1; i++) this.staging.push(dev.gpu.createBuffer({ size: Math.max(16, B * 4), usage: MAP_READ | COPY_DST }));
     if (o.profile && dev.info.timestamps) {

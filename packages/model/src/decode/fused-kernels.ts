@@ -45,8 +45,8 @@ export const GEMV_COLS = 8; // columns (warps) per workgroup
  * cache capacity, prompt length, min new tokens, repetition penalty and up to 4 eos ids. Keeping
  * them out of the source lets every generate() call on a model reuse the same pipelines.
  */
-export const UNIFORM_STRUCT = `struct U { L: u32, cap: u32, promptLen: u32, minNew: u32, penalty: f32, neos: u32, e0: u32, e1: u32, e2: u32, e3: u32, r0: u32, r1: u32 };`;
-export const UNIFORM_BYTES = 48;
+export const UNIFORM_STRUCT = `struct U { L: u32, cap: u32, promptLen: u32, minNew: u32, penalty: f32, neos: u32, e0: u32, e1: u32, e2: u32, e3: u32, temperature: f32, topK: u32, topP: f32, r0: u32, r1: u32, r2: u32 };`;
+export const UNIFORM_BYTES = 64;
 export const MAX_EOS = 4;
 
 /** How a GEMV's weight is stored: dense f32/f16 [N, K], or NF4 codes (8 per u32, bitsandbytes' nibble order) + f32 absmax per block. */
@@ -64,9 +64,10 @@ export interface GemvSpec {
   norm?: { eps: number };
   /**
    * 'store': y = ·; 'bias': y = · + bias; 'swiglu': y = silu(x·w) · (x·w2); 'residual': h += ·;
-   * 'head': repetition penalty / min-new-tokens on each logit and the workgroup's argmax into `part`.
+   * 'head': repetition penalty / min-new-tokens on each logit and the workgroup's argmax into `part`;
+   * 'logits': the same processed logits written to `y` (for sampling).
    */
-  mode: 'store' | 'bias' | 'swiglu' | 'residual' | 'head';
+  mode: 'store' | 'bias' | 'swiglu' | 'residual' | 'head' | 'logits';
   /** Unmerged LoRA in the epilogue: + scale[s] · lb[n, :] · lu[b, s·r : (s+1)·r] for the segment s that column n falls in (ends[s] exclusive). */
   lora?: { r: number; ends: number[]; scales: number[] };
 }
@@ -107,8 +108,9 @@ export function gemvSource(g: GemvSpec): { wgsl: string; names: string[] } {
   if (g.lora) bind('lu', 'f32'), bind('lb', 'f32');
   if (mode === 'residual') bind('h', 'f32', true);
   else if (mode === 'head') bind('seen', 'u32'), bind('part', 'f32', true);
-  else bind('y', 'f32', true);
-  if (mode === 'head') decl.push(UNIFORM_STRUCT, `@group(0) @binding(${names.length}) var<uniform> u: U;`);
+  else if (mode !== 'logits') bind('y', 'f32', true);
+  if (mode === 'logits') bind('seen', 'u32'), bind('y', 'f32', true);
+  if (mode === 'head' || mode === 'logits') decl.push(UNIFORM_STRUCT, `@group(0) @binding(${names.length}) var<uniform> u: U;`);
   const two = mode === 'swiglu';
   const KW = K / 32;
   const bs = g.blocksize ?? 64;
@@ -161,7 +163,15 @@ export function gemvSource(g: GemvSpec): { wgsl: string; names: string[] } {
     }`
     : '';
   const seenWords = Math.ceil(N / 32);
+  const processed = `var lv = v;
+        if (on >= ${N}u) { lv = -3.0e38; }
+        else if (u.penalty != 1.0 && (seen[ob * ${seenWords}u + on / 32u] & (1u << (on % 32u))) != 0u) { lv = select(lv / u.penalty, lv * u.penalty, lv < 0.0); }
+        // min new tokens: the token chosen here is new token number L + 1 - promptLen (0-based; the
+        // cache holds the prompt and every new token but the one this step consumed).
+        if (u.L + 1u - u.promptLen < u.minNew && ((u.neos > 0u && on == u.e0) || (u.neos > 1u && on == u.e1) || (u.neos > 2u && on == u.e2) || (u.neos > 3u && on == u.e3))) { lv = -3.0e38; }`;
   const epilogue: Record<GemvSpec['mode'], string> = {
+    logits: reduce('acc', `${processed}
+        if (on < ${N}u) { y[ob * ${N}u + on] = lv; }`),
     store: reduce('acc', `if (on < ${N}u) { y[ob * ${N}u + on] = v; }`),
     bias: reduce('acc', `if (on < ${N}u) { y[ob * ${N}u + on] = v + bias[on]; }`),
     residual: reduce('acc', `if (on < ${N}u) { h[ob * ${N}u + on] += v; }`),
@@ -169,12 +179,7 @@ export function gemvSource(g: GemvSpec): { wgsl: string; names: string[] } {
   ${reduce('acc2', `if (on < ${N}u) { let gg = gv[ob * ${GEMV_COLS}u + ow]; y[ob * ${N}u + on] = gg / (1.0 + exp(-gg)) * v; }`)}`,
     head: `${reduce(
       'acc',
-      `var lv = v;
-        if (on >= ${N}u) { lv = -3.0e38; }
-        else if (u.penalty != 1.0 && (seen[ob * ${seenWords}u + on / 32u] & (1u << (on % 32u))) != 0u) { lv = select(lv / u.penalty, lv * u.penalty, lv < 0.0); }
-        // min new tokens: the token chosen here is new token number L + 1 - promptLen (0-based; the
-        // cache holds the prompt and every new token but the one this step consumed).
-        if (u.L + 1u - u.promptLen < u.minNew && ((u.neos > 0u && on == u.e0) || (u.neos > 1u && on == u.e1) || (u.neos > 2u && on == u.e2) || (u.neos > 3u && on == u.e3))) { lv = -3.0e38; }
+      `${processed}
         gv[ob * ${GEMV_COLS}u + ow] = lv;`,
     )}
   if (tid < ${B}u) {
@@ -367,6 +372,124 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   }
   if (tid == 0u) {
     let t = bi[0];
+    tok[b] = i32(t);
+    seen[b * ${seenWords}u + t / 32u] |= 1u << (t % 32u);
+  }
+}`;
+}
+
+/** Candidates kept for top-p and the draw (top-k above this falls back to the eager path). */
+export const SAMPLE_CAP = 1024;
+
+/**
+ * Sampling as the host's chain does it (transformers' order), one workgroup per row, on the
+ * processed logits: temperature, top-k (the k-th largest found by bisection on order-preserving
+ * float keys, ties kept), top-p over the kept tokens sorted ascending (a prefix whose mass stays
+ * ≤ 1 − p is removed, the best token always stays), then the inverse CDF of one uniform number
+ * `rnd[step · B + b]` walking the kept tokens in vocabulary order, as `sample()` does.
+ */
+export function sampleSource(s: DecodeShape): string {
+  const { V, B } = s;
+  const seenWords = Math.ceil(V / 32);
+  const C = SAMPLE_CAP;
+  return `@group(0) @binding(0) var<storage, read> y: array<f32>;
+@group(0) @binding(1) var<storage, read> rnd: array<f32>;
+@group(0) @binding(2) var<storage, read_write> tok: array<i32>;
+@group(0) @binding(3) var<storage, read_write> seen: array<u32>;
+${UNIFORM_STRUCT}
+@group(0) @binding(4) var<uniform> u: U;
+var<workgroup> redu: array<u32, 256>;
+var<workgroup> cv: array<f32, ${C}>;
+var<workgroup> ci: array<u32, ${C}>;
+var<workgroup> cnt: atomic<u32>;
+var<workgroup> pick: u32;
+fn key(v: f32) -> u32 { let b = bitcast<u32>(v); return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u); }
+// Bitonic sort of (cv, ci) ascending; byIndex: by ci alone.
+fn sortPairs(tid: u32, byIndex: bool) {
+  for (var k = 2u; k <= ${C}u; k <<= 1u) {
+    for (var j = k >> 1u; j > 0u; j >>= 1u) {
+      for (var q = 0u; q < ${C / 256}u; q++) {
+        let e = tid + q * 256u;
+        let p = e ^ j;
+        if (p > e) {
+          let up = (e & k) == 0u;
+          var gt: bool;
+          if (byIndex) { gt = ci[e] > ci[p]; } else { gt = cv[e] > cv[p] || (cv[e] == cv[p] && ci[e] > ci[p]); }
+          if (gt == up) {
+            let tv = cv[e]; cv[e] = cv[p]; cv[p] = tv;
+            let ti = ci[e]; ci[e] = ci[p]; ci[p] = ti;
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+}
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let b = wid.x;
+  let base = b * ${V}u;
+  let K = min(u.topK, ${V}u);
+  // 1. The k-th largest key: the largest t with #{key >= t} >= K.
+  var lo = 0u;
+  var hi = 0xffffffffu;
+  for (var it = 0u; it < 32u; it++) {
+    if (lo >= hi) { break; }
+    let mid = lo + (hi - lo) / 2u + 1u;
+    var c = 0u;
+    for (var i = tid; i < ${V}u; i += 256u) { if (key(y[base + i]) >= mid) { c++; } }
+    redu[tid] = c;
+    workgroupBarrier();
+    for (var st = 128u; st > 0u; st >>= 1u) { if (tid < st) { redu[tid] += redu[tid + st]; } workgroupBarrier(); }
+    let total = workgroupUniformLoad(&redu[0]);
+    if (total >= K) { lo = mid; } else { hi = mid - 1u; }
+  }
+  // 2. Gather the kept tokens (scaled by 1/T), padding the rest of the sort buffer.
+  if (tid == 0u) { atomicStore(&cnt, 0u); }
+  for (var q = 0u; q < ${C / 256}u; q++) { cv[tid + q * 256u] = 3.0e38; ci[tid + q * 256u] = 0xffffffffu; }
+  workgroupBarrier();
+  for (var i = tid; i < ${V}u; i += 256u) {
+    let v = y[base + i];
+    if (key(v) >= lo) {
+      let slot = atomicAdd(&cnt, 1u);
+      if (slot < ${C}u) { cv[slot] = v / u.temperature; ci[slot] = i; }
+    }
+  }
+  workgroupBarrier();
+  let n = min(atomicLoad(&cnt), ${C}u);
+  // 3. top-p over the kept tokens, ascending.
+  sortPairs(tid, false);
+  if (tid == 0u) {
+    let mx = cv[n - 1u];
+    var sum = 0.0;
+    for (var j = 0u; j < n; j++) { sum += exp(cv[j] - mx); }
+    var cum = 0.0;
+    var start = 0u;
+    if (u.topP < 1.0) {
+      for (var j = 0u; j + 1u < n; j++) {
+        cum += exp(cv[j] - mx) / sum;
+        if (cum > 1.0 - u.topP) { break; }
+        start = j + 1u;
+      }
+    }
+    for (var j = 0u; j < start; j++) { ci[j] = 0xffffffffu; cv[j] = 3.0e38; }
+  }
+  workgroupBarrier();
+  // 4. The draw, in vocabulary order.
+  sortPairs(tid, true);
+  if (tid == 0u) {
+    var mx = -3.4e38;
+    var m = 0u;
+    for (var j = 0u; j < n; j++) { if (ci[j] == 0xffffffffu) { break; } mx = max(mx, cv[j]); m = j + 1u; }
+    var sum = 0.0;
+    for (var j = 0u; j < m; j++) { sum += exp(cv[j] - mx); }
+    let r = rnd[(u.L + 1u - u.promptLen) * ${B}u + b];
+    var cum = 0.0;
+    var t = ci[m - 1u];
+    for (var j = 0u; j < m; j++) {
+      cum += exp(cv[j] - mx) / sum;
+      if (r < cum) { t = ci[j]; break; }
+    }
     tok[b] = i32(t);
     seen[b * ${seenWords}u + t / 32u] |= 1u << (t % 32u);
   }

@@ -7,6 +7,7 @@ import { ConfigError, Rng, ValueError } from '@q/core';
 import type { CausalLM } from '../modules/causal-lm';
 import type { KVCache } from '../modules/kv-cache';
 import { FusedDecoder, fusedUnsupported, isSoftwareAdapter } from '../decode/fused-decoder';
+import { SAMPLE_CAP as FUSED_SAMPLE_CAP } from '../decode/fused-kernels';
 import { beamSearch } from './beam-search';
 import { resolveGenerationConfig, type GenerationConfig, type ResolvedGenerationConfig } from './generation-config';
 import { processLogits } from './logits-processors';
@@ -40,8 +41,8 @@ export interface GenerateOptions extends GenerationConfig {
   /**
    * 'fused': greedy decoding on the GPU with the fused per-layer kernels (src/decode), an error
    * when the model or options cannot take it; 'eager': the op-by-op forward with host-side choice;
-   * 'auto' (default): fused when possible (greedy, KV cache, dense projections, batch ≤ 32) on a
-   * hardware adapter.
+   * 'auto' (default): fused when possible (greedy, or sampling with top-k on; KV cache; dense or NF4
+   * projections, LoRA on q/k/v; batch ≤ 64) on a hardware adapter.
    */
   decoder?: 'auto' | 'fused' | 'eager';
   /** Weight storage of the fused decoder's GEMVs ('f16' halves the bytes read per token). Default 'f32'. */
@@ -155,8 +156,10 @@ export async function generateWithDetails(model: CausalLM, inputIds: ArrayLike<n
   };
 
   const mode = opts.decoder ?? 'auto';
+  // Sampling on the GPU needs top-k on (1..1024 candidates); without it the eager path samples.
+  const gpuSampling = c.doSample && c.topK >= 1 && c.topK <= FUSED_SAMPLE_CAP;
   const fused =
-    cache && !c.doSample && n > 1 && (mode === 'fused' || (mode === 'auto' && !isSoftwareAdapter(model.dev))) &&
+    cache && (!c.doSample || gpuSampling) && n > 1 && (mode === 'fused' || (mode === 'auto' && !isSoftwareAdapter(model.dev))) &&
     fusedUnsupported(model, B, { weightDtype: opts.decodeWeightDtype, eosTokenIds: c.eosTokenIds }) === null;
   if (opts.decoder === 'fused' && !fused) {
     throw new ConfigError('decoder', `'auto' or 'eager' here (${fusedUnsupported(model, B, { weightDtype: opts.decodeWeightDtype, eosTokenIds: c.eosTokenIds }) ?? 'sampling and a disabled cache take the eager path'})`, 'fused', 'generate');
@@ -176,6 +179,11 @@ export async function generateWithDetails(model: CausalLM, inputIds: ArrayLike<n
           minNewTokens: c.minNewTokens,
           eosTokenIds: c.eosTokenIds,
           profile: opts.onDecoder !== undefined,
+          // The eager path's draws, in its order (one per row per step), made ahead: the same
+          // tokens as long as no row of the batch has finished (a finished row draws no more there).
+          sampling: c.doSample
+            ? { temperature: c.temperature, topK: c.topK, topP: c.topP, randoms: Float32Array.from({ length: n * B }, (_, i) => (i < B ? 0 : rng.next())) }
+            : undefined,
         });
         decoder.start(sequences.map((r) => r[r.length - 1]!), seen);
         const pending: Promise<Int32Array>[] = [];
