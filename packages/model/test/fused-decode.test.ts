@@ -77,6 +77,21 @@ describe.each([
     }
   });
 
+  it.runIf(_name === 'qwen2')("an f16 model (fromConfig dtype 'float16'): fused ids equal its eager ones and the f32 model's", async () => {
+    const weights = randomWeights(cfg, 11, 0.5);
+    for (const e of Object.values(weights)) e.data = f16ToF32(f32ToF16(e.data as Float32Array));
+    const m16 = await AutoModelForCausalLM.fromConfig(cfg, { weights, dev, dtype: 'float16' });
+    try {
+      expect(m16.embedTokens.dtype).toBe('f16');
+      const o = { maxNewTokens: 8, padTokenId: 0 };
+      const eager = await m16.generate(prompts, { ...o, decoder: 'eager' });
+      expect(await m16.generate(prompts, { ...o, decoder: 'fused' })).toEqual(eager);
+      expect(eager).toEqual(await model.generate(prompts, { ...o, decoder: 'eager' }));
+    } finally {
+      m16.release();
+    }
+  });
+
   it("decoder 'fused' refuses sampling without top-k", async () => {
     await expect(run({ decoder: 'fused', doSample: true, topK: 0 })).rejects.toThrow(ConfigError);
   });

@@ -73,7 +73,8 @@ export function fusedUnsupported(model: CausalLM, batch: number, o: { weightDtyp
   if (batch > FUSED_MAX_BATCH) return `batch ${batch} > ${FUSED_MAX_BATCH}`;
   if (c.headDim > 128 || c.headDim % 2) return `head dim ${c.headDim}`;
   if (c.hiddenSize % 4 || c.intermediateSize % 4) return 'hidden or intermediate size not a multiple of 4';
-  if (model.embedTokens.dtype !== 'f32') return 'embeddings not f32';
+  if (model.embedTokens.dtype !== 'f32' && model.embedTokens.dtype !== 'f16') return `embeddings in ${model.embedTokens.dtype}`;
+  if (model.embedTokens.dtype === 'f16' && !model.dev.info.f16) return 'an f16 model needs shader-f16';
   if (o.weightDtype === 'f16' && !model.dev.info.f16) return 'the adapter has no shader-f16';
   for (const l of model.layers) {
     for (const [name, p] of Object.entries(l.proj)) {
@@ -129,7 +130,9 @@ export class FusedDecoder {
     const wt = o.weightDtype ?? 'f32';
     const cacheT: WeightType = cache.layers[0]!.k.dtype === 'f16' ? 'f16' : 'f32';
     const own = (t: Tensor) => (this.owned.push(keep(t)), t);
-    const W = (t: Tensor) => (wt === 'f16' ? own(cast(t, 'f16')) : t);
+    const W = (t: Tensor) => (t.dtype === 'f16' ? t : wt === 'f16' ? own(cast(t, 'f16')) : t);
+    // Norm weights, biases and adapters are read as f32 (an f16 model's are cast once, here).
+    const f32 = (t: Tensor) => (t.dtype === 'f32' ? t : own(cast(t, 'f32')));
     const nqkv = (s.Hq + 2 * s.Hkv) * s.Dh;
 
     const h = own(empty([B, s.D], 'f32', dev));
@@ -158,7 +161,7 @@ export class FusedDecoder {
     const nparts = Math.ceil(s.V / GEMV_COLS);
     const part = own(empty([B * nparts * 2], 'f32', dev));
 
-    this.add(embedSource(s, 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
+    this.add(embedSource(s, model.embedTokens.dtype === 'f16' ? 'f16' : 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
     const gemv = (spec: Omit<GemvSpec, 'B'>, t: Record<string, Tensor>, uniform?: GPUBuffer) => {
       const { wgsl, names } = gemvSource({ ...spec, B });
       this.add(wgsl, names.map((n) => t[n] ?? fail(`no tensor for binding ${n}`)), grid(spec.N), uniform);
@@ -171,12 +174,12 @@ export class FusedDecoder {
       const bqkv = own(empty([nqkv], 'f32', dev));
       let boff = 0;
       for (const p of [q!, k!, v!]) {
-        if (p.bias) dev.copy(p.bias.buffer, 0, bqkv.buffer, boff, p.out * 4);
+        if (p.bias) dev.copy(f32(p.bias).buffer, 0, bqkv.buffer, boff, p.out * 4);
         else dev.write(bqkv.buffer, boff, new Float32Array(p.out));
         boff += p.out * 4;
       }
       let lora: GemvSpec['lora'];
-      const t: Record<string, Tensor> = { x: h, nw: layer.inputLayernorm, bias: bqkv, y: qkv, ...qkvW.t };
+      const t: Record<string, Tensor> = { x: h, nw: f32(layer.inputLayernorm), bias: bqkv, y: qkv, ...qkvW.t };
       const loras = [q!, k!, v!].map((p) => p.lora);
       if (loras.some(Boolean)) {
         // Unmerged LoRA on q/k/v: lu = RMSNorm(h) · [Aq; Ak; Av]ᵀ (one small GEMV), then each column
@@ -188,8 +191,8 @@ export class FusedDecoder {
         loras.forEach((l, j) => {
           const out = [q!, k!, v!][j]!.out;
           if (l) {
-            dev.copy(l.A.buffer, 0, aCat.buffer, j * r * s.D * 4, r * s.D * 4);
-            dev.copy(l.B.buffer, 0, bCat.buffer, rowOff * r * 4, out * r * 4);
+            dev.copy(f32(l.A).buffer, 0, aCat.buffer, j * r * s.D * 4, r * s.D * 4);
+            dev.copy(f32(l.B).buffer, 0, bCat.buffer, rowOff * r * 4, out * r * 4);
           } else {
             dev.write(aCat.buffer, j * r * s.D * 4, new Float32Array(r * s.D));
             dev.write(bCat.buffer, rowOff * r * 4, new Float32Array(out * r));
@@ -197,7 +200,7 @@ export class FusedDecoder {
           rowOff += out;
         });
         const lu = own(empty([B, 3 * r], 'f32', dev));
-        gemv({ K: s.D, N: 3 * r, fmt: 'f32', norm, mode: 'store' }, { x: h, nw: layer.inputLayernorm, w: aCat, y: lu });
+        gemv({ K: s.D, N: 3 * r, fmt: 'f32', norm, mode: 'store' }, { x: h, nw: f32(layer.inputLayernorm), w: aCat, y: lu });
         lora = { r, ends: [q!.out, q!.out + k!.out, nqkv], scales: loras.map((l) => l?.scaling ?? 0) };
         Object.assign(t, { lu, lb: bCat });
       }
@@ -211,7 +214,7 @@ export class FusedDecoder {
       const uw = concatWeights([up!], wt, own, dev);
       gemv(
         { K: s.D, N: s.I, fmt: gw.fmt, blocksize: gw.blocksize, norm, mode: 'swiglu' },
-        { x: h, nw: layer.postAttentionLayernorm, y: m, ...gw.t, w2: uw.t.w!, ...(uw.t.am ? { am2: uw.t.am } : {}) },
+        { x: h, nw: f32(layer.postAttentionLayernorm), y: m, ...gw.t, w2: uw.t.w!, ...(uw.t.am ? { am2: uw.t.am } : {}) },
       );
       const dw = concatWeights([dn!], wt, own, dev);
       gemv({ K: s.I, N: s.D, fmt: dw.fmt, blocksize: dw.blocksize, mode: 'residual' }, { x: m, h, ...dw.t });
@@ -221,10 +224,10 @@ export class FusedDecoder {
     if (smp) {
       const logits = own(empty([B, s.V], 'f32', dev));
       const rnd = own(tensor(smp.randoms, [smp.randoms.length], { dev }));
-      gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'logits' }, { x: h, nw: model.norm, w: headW, seen: this.seen, y: logits }, this.uniform);
+      gemv({ K: s.D, N: s.V, fmt: headW.dtype === 'f16' ? 'f16' : 'f32', norm, mode: 'logits' }, { x: h, nw: f32(model.norm), w: headW, seen: this.seen, y: logits }, this.uniform);
       this.add(sampleSource(s), [logits, rnd, this.tok, this.seen], [B, 1], this.uniform);
     } else {
-      gemv({ K: s.D, N: s.V, fmt: wt, norm, mode: 'head' }, { x: h, nw: model.norm, w: headW, seen: this.seen, part }, this.uniform);
+      gemv({ K: s.D, N: s.V, fmt: headW.dtype === 'f16' ? 'f16' : 'f32', norm, mode: 'head' }, { x: h, nw: f32(model.norm), w: headW, seen: this.seen, part }, this.uniform);
       this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B, 1]);
     }
     this.dispatchesPerStep = this.steps.length;
@@ -375,11 +378,13 @@ function unwrap(p: LinearLike): Unwrapped {
       lora = { A: l.loraA, B: l.loraB, r: l.loraA.shape[0]!, scaling: l.scaling };
     }
   }
-  if (base instanceof Linear && base.weight.dtype === 'f32') return { fmt: 'f32', inF: base.inFeatures, out: base.outFeatures, dense: base.weight, bias: base.bias, lora };
+  if (base instanceof Linear && (base.weight.dtype === 'f32' || base.weight.dtype === 'f16')) {
+    return { fmt: base.weight.dtype, inF: base.inFeatures, out: base.outFeatures, dense: base.weight, bias: base.bias, lora };
+  }
   if (base instanceof QuantLinear && base.weight4.quantType === 'nf4') {
     return { fmt: 'nf4', inF: base.inFeatures, out: base.outFeatures, nf4: base, blocksize: base.weight4.blocksize, bias: base.bias, lora };
   }
-  return { fmt: 'unsupported', why: `${base.constructor.name} (dense f32 Linear or NF4 QuantLinear only)`, inF: p.inFeatures, out: p.outFeatures, bias: null };
+  return { fmt: 'unsupported', why: `${base.constructor.name} (dense f32/f16 Linear or NF4 QuantLinear only)`, inF: p.inFeatures, out: p.outFeatures, bias: null };
 }
 
 /**
@@ -405,18 +410,23 @@ function concatWeights(ps: Unwrapped[], wt: WeightType, own: (t: Tensor) => Tens
     }
     return { fmt: 'nf4', blocksize: w4[0]!.blocksize, t: { w: codes, am: absmax, qm: w4[0]!.qmap } };
   }
-  const bytes = wt === 'f16' ? 2 : 4;
-  if (ps.length === 1 && wt === 'f32') return { fmt: 'f32', t: { w: ps[0]!.dense! } };
-  if (ps.length === 1) return { fmt: wt, t: { w: own(cast(ps[0]!.dense!, 'f16')) } };
-  const w = own(empty([N, K], wt, dev));
+  // Stored f16 stays f16; stored f32 is streamed as `wt` (cast once here when that is f16).
+  const target: WeightType = ps[0]!.dense!.dtype === 'f16' ? 'f16' : wt;
+  const bytes = target === 'f16' ? 2 : 4;
+  const conv = (t: Tensor) => (t.dtype === target ? t : cast(t, target));
+  if (ps.length === 1) {
+    const c = conv(ps[0]!.dense!);
+    return { fmt: target, t: { w: c === ps[0]!.dense ? c : own(c) } };
+  }
+  const w = own(empty([N, K], target, dev));
   let off = 0;
   for (const p of ps) {
-    const src = wt === 'f16' ? cast(p.dense!, 'f16') : p.dense!;
+    const src = conv(p.dense!);
     dev.copy(src.buffer, 0, w.buffer, off, p.out * K * bytes);
     off += p.out * K * bytes;
     if (src !== p.dense) src.release(); // queue order: the copy is recorded before any reuse
   }
-  return { fmt: wt, t: { w } };
+  return { fmt: target, t: { w } };
 }
 
 function fail(msg: string): never {

@@ -2,7 +2,7 @@
  * transformers' AutoModelForCausalLM for @q: `fromPretrained(dir, { quantizationConfig })` and
  * `fromConfig(config, { seed })`, plus `savePretrained` for full models.
  */
-import { getDevice, type QDevice, type SafetensorsEntry } from '@q/core';
+import { ConfigError, getDevice, type QDevice, type SafetensorsEntry } from '@q/core';
 import { loadModelConfig, modelConfigToJson, type ModelConfig } from '../config';
 import { openCheckpoint } from '../files';
 import { buildCausalLM, memorySource, type LinearFactory, type TensorSource } from './load';
@@ -18,8 +18,23 @@ export interface FromPretrainedOptions {
    * bitsandbytes leaves them.
    */
   quantizationConfig?: Record<string, unknown> | null;
+  /**
+   * Storage and compute dtype of the dense tensors, as transformers' `torch_dtype`/`dtype`:
+   * 'float16' halves the model's memory and the bytes each decoded token reads (needs shader-f16).
+   * 4-bit projections are unaffected. Default 'float32'.
+   */
+  dtype?: 'float32' | 'float16';
   dev?: QDevice;
   onProgress?: (done: number, total: number, name: string) => void;
+}
+
+function storage(o: FromPretrainedOptions, dev: QDevice, quantized: boolean): 'f32' | 'f16' {
+  const d = o.dtype ?? 'float32';
+  // NOTE: the 4-bit kernels take f32 activations; an f16 model around them is not wired up yet.
+  if (d === 'float16' && quantized) throw new ConfigError('dtype', "'float32' with 4-bit weights (float16 around NF4 layers is not supported yet)", d, 'fromPretrained');
+  if (d !== 'float32' && d !== 'float16') throw new ConfigError('dtype', "'float32' or 'float16'", d, 'fromPretrained');
+  if (d === 'float16' && !dev.info.f16) throw new ConfigError('dtype', "'float32' (this adapter has no shader-f16)", d, 'fromPretrained');
+  return d === 'float16' ? 'f16' : 'f32';
 }
 
 function quantOptions(q: Record<string, unknown> | null | undefined): LinearFactory | undefined {
@@ -58,7 +73,7 @@ export const AutoModelForCausalLM = {
         ? bnbLinear(async (n) => (ckpt.has(n) ? { dtype: ckpt.info(n).dtype as never, shape: ckpt.info(n).shape, data: await ckpt.readBytes(n) } : null), dir)
         : quantOptions(o.quantizationConfig);
       const checkShape = prequantized ? (n: string) => !/_proj\.weight$/.test(n) : () => true;
-      const model = await buildCausalLM(cfg, src, { dev, linear, onProgress: o.onProgress, checkShape });
+      const model = await buildCausalLM(cfg, src, { dev, linear, onProgress: o.onProgress, checkShape, dtype: storage(o, dev, !!linear) });
       try {
         model.generationConfig = await loadGenerationConfig(dir);
       } catch (e) {
@@ -82,7 +97,8 @@ export const AutoModelForCausalLM = {
   async fromConfig(cfg: ModelConfig, o: FromPretrainedOptions & { seed?: number; weights?: Record<string, SafetensorsEntry> } = {}): Promise<CausalLM> {
     const tensors = o.weights ?? randomWeights(cfg, o.seed ?? 0);
     const src = memorySource('random weights', tensors as Record<string, { shape: number[]; data: Float32Array }>);
-    return buildCausalLM(cfg, src, { dev: o.dev ?? (await getDevice()), linear: quantOptions(o.quantizationConfig), onProgress: o.onProgress });
+    const dev = o.dev ?? (await getDevice());
+    return buildCausalLM(cfg, src, { dev, linear: quantOptions(o.quantizationConfig), onProgress: o.onProgress, dtype: storage(o, dev, !!quantOptions(o.quantizationConfig)) });
   },
 };
 
