@@ -1,9 +1,9 @@
 /**
  * Generation speed on Qwen2.5-0.5B's shape (random weights; speed does not depend on values):
- *   greedy batch 1, merged (dense) model, fused decoder with f16 and f32 weights, and the eager path
+ *   greedy batch 1, merged (dense) f32 model: fused decoder (weights streamed as f16 or f32), eager
+ *   the merged model in float16: greedy and sampling batch 1, greedy batch 32 and 64, fused
  *   greedy batch 1, NF4 base + unmerged r=64 LoRA on q/k/v (the model right after QLoRA training)
- *   greedy batch 32, fused f16
- *   prefill of 512 tokens
+ *   prefill of 512 tokens (f32 and f16 models)
  * Per case: new tokens/s (wall), wall ms per token, GPU ms per token (timestamp queries around each
  * step's command buffer; for the eager path, the sum of its kernels' times) and dispatches per
  * token. Anchor: transformers' generate on the same card (../shared/reference/hf_peft_baseline.py).
@@ -79,10 +79,12 @@ async function measure(name: string, model: CausalLM, batch: number, o: Generate
 }
 
 function save(): void {
-  writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result: { layers, loadSeconds, prefillTokensPerSecond, cases } });
+  const result = { layers, loadSeconds, prefillTokensPerSecond, prefillF16TokensPerSecond, cases };
+  writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result });
 }
 
 let loadSeconds = 0;
+let prefillF16TokensPerSecond: number | null = null;
 let prefillTokensPerSecond = 0;
 const t0 = performance.now();
 const model = await AutoModelForCausalLM.fromConfig(cfg, { weights });
@@ -101,12 +103,30 @@ prefillTokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t1) / 
 console.log(JSON.stringify({ prefillTokensPerSecond }));
 
 const f16 = dev.info.f16;
-await run('greedy b1 merged fused-f16', () => measure('greedy b1 merged, fused, f16 weights', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);
-await run('sampling b1 merged fused-f16', () => measure('sampling b1 merged (T 0.7, top-k 20, top-p 0.8), fused, f16 weights', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16', doSample: true, temperature: 0.7, topK: 20, topP: 0.8, seed: 1 }), f16);
-await run('greedy b1 merged fused-f32', () => measure('greedy b1 merged, fused, f32 weights', model, 1, { decoder: 'fused' }));
-await run('greedy b1 merged eager', () => measure('greedy b1 merged, eager (op by op)', model, 1, { decoder: 'eager', maxNewTokens: Math.min(newTokens, 64) }));
-await run('greedy b32 fused-f16', () => measure('greedy b32 merged, fused, f16 weights', model, 32, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);
+await run('greedy b1 f32 model fused-f16', () => measure('greedy b1 f32 model, fused, weights streamed as f16', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);
+await run('greedy b1 f32 model fused-f32', () => measure('greedy b1 f32 model, fused, f32 weights', model, 1, { decoder: 'fused' }));
+await run('greedy b1 f32 model eager', () => measure('greedy b1 f32 model, eager (op by op)', model, 1, { decoder: 'eager', maxNewTokens: Math.min(newTokens, 64) }));
 model.release();
+
+// The merged model in float16 (fromPretrained's dtype 'float16'): the issue's "f16 merged" rows.
+await run('f16 model', async () => {
+  const m16 = await AutoModelForCausalLM.fromConfig(cfg, { weights, dtype: 'float16' });
+  try {
+    keep(m16.logits({ inputIds: long, lastOnly: true })).release();
+    await dev.sync();
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) keep(m16.logits({ inputIds: long, lastOnly: true })).release();
+    await dev.sync();
+    prefillF16TokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t) / 1000);
+    console.log(JSON.stringify({ prefillF16TokensPerSecond }));
+    await run('greedy b1 f16', () => measure('greedy b1 f16 merged model, fused', m16, 1, { decoder: 'fused' }));
+    await run('sampling b1 f16', () => measure('sampling b1 f16 merged model (T 0.7, top-k 20, top-p 0.8), fused', m16, 1, { decoder: 'fused', doSample: true, temperature: 0.7, topK: 20, topP: 0.8, seed: 1 }));
+    await run('greedy b32 f16', () => measure('greedy b32 f16 merged model, fused', m16, 32, { decoder: 'fused' }));
+    await run('greedy b64 f16', () => measure('greedy b64 f16 merged model, fused', m16, 64, { decoder: 'fused' }));
+  } finally {
+    m16.release();
+  }
+}, f16);
 
 // NF4 base + unmerged r=64 LoRA on q/k/v (sft-step's adapter).
 await run('nf4 + lora', async () => {
