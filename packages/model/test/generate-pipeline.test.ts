@@ -114,10 +114,10 @@ describe('pipeline plumbing (character tokenizer)', () => {
 
   it("numReturnSequences gives each input that many results (beams best first); model.generationConfig is the default", async () => {
     const generator = pipeline('text-generation', { model, tokenizer: chars });
-    const beams = { maxNewTokens: 4, numBeams: 3, numReturnSequences: 2, doSample: false, returnFullText: false };
-    const out = await generator(['abc', 'hello'], beams);
+    const beams = { maxNewTokens: 4, numBeams: 3, numReturnSequences: 2, doSample: false };
+    const out = await generator(['abc', 'hello'], { ...beams, returnFullText: false });
     expect(out.map((r) => r.length)).toEqual([2, 2]);
-    const ref = await generateWithDetails(model, [chars.encode('hello')], { eosTokenId: 1, padTokenId: 0, ...beams, returnFullText: undefined });
+    const ref = await generateWithDetails(model, [chars.encode('hello')], { eosTokenId: 1, padTokenId: 0, ...beams });
     expect(out[1]!.map((r) => r.generated_text)).toEqual(ref.newTokens.map((t) => continuation(chars, chars.encode('hello'), t)));
     model.generationConfig = { maxNewTokens: 2, doSample: false };
     try {
