@@ -18,7 +18,7 @@ import { Linear } from '../modules/linear';
 import { QuantLinear } from '../modules/quant-linear';
 import type { LinearLike } from '../modules/linear';
 import {
-  argmaxFinalSource, attentionSource, embedSource, gemvSource, sampleSource, GEMV_COLS, SAMPLE_CAP,
+  argmaxFinalSource, attentionSource, embedSource, gemvSource, rmsSource, sampleSource, GEMV_COLS, SAMPLE_CAP,
   MAX_EOS, UNIFORM_BYTES, type DecodeShape, type GemvSpec, type WeightFormat, type WeightType,
 } from './fused-kernels';
 
@@ -31,6 +31,9 @@ const QUERY_RESOLVE = 0x200;
 
 /** The largest batch the fused kernels take (per-lane accumulators: one register per row). */
 export const FUSED_MAX_BATCH = 64;
+
+/** Batches above this many rows get their RMSNorm statistics from one small dispatch (see gemvSource's `pre`). */
+export const PRE_NORM_ROWS = 4;
 
 export interface FusedDecoderOptions {
   /** Weight storage of the GEMVs: 'f16' halves the bytes streamed per token (needs shader-f16). Default 'f32'. */
@@ -164,11 +167,18 @@ export class FusedDecoder {
     this.add(embedSource(s, model.embedTokens.dtype === 'f16' ? 'f16' : 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
     const gemv = (spec: Omit<GemvSpec, 'B'>, t: Record<string, Tensor>, uniform?: GPUBuffer) => {
       const { wgsl, names } = gemvSource({ ...spec, B });
-      this.add(wgsl, names.map((n) => t[n] ?? fail(`no tensor for binding ${n}`)), grid(spec.N), uniform);
+      this.add(wgsl, names.map((n) => (n === 'rs' ? rs : (t[n] ?? fail(`no tensor for binding ${n}`)))), grid(spec.N), uniform);
     };
-    const norm = { eps: s.eps };
+    // Above a few rows, one small RMS dispatch beats every GEMV workgroup re-reading B·D activations.
+    const pre = B > PRE_NORM_ROWS;
+    const norm = { eps: s.eps, pre };
+    const rs = own(empty([B], 'f32', dev));
+    const rms = () => {
+      if (pre) this.add(rmsSource(B, s.D, s.eps), [h, rs], [B, 1]);
+    };
     model.layers.forEach((layer, i) => {
       const [q, k, v] = (['q_proj', 'k_proj', 'v_proj'] as const).map((n) => unwrap(layer.proj[n]));
+      rms();
       // q, k and v as one [Nqkv, D] weight (dense or NF4) and one bias: one GEMV.
       const qkvW = concatWeights([q!, k!, v!], wt, own, dev);
       const bqkv = own(empty([nqkv], 'f32', dev));
@@ -211,6 +221,7 @@ export class FusedDecoder {
       const ow = concatWeights([o2!], wt, own, dev);
       gemv({ K: s.Hq * s.Dh, N: s.D, fmt: ow.fmt, blocksize: ow.blocksize, mode: 'residual' }, { x: a, h, ...ow.t });
       const gw = concatWeights([g!], wt, own, dev);
+      rms();
       const uw = concatWeights([up!], wt, own, dev);
       gemv(
         { K: s.D, N: s.I, fmt: gw.fmt, blocksize: gw.blocksize, norm, mode: 'swiglu' },
@@ -221,6 +232,7 @@ export class FusedDecoder {
     });
     const hg = grid(s.V);
     if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
+    rms();
     if (smp) {
       const logits = own(empty([B, s.V], 'f32', dev));
       const rnd = own(tensor(smp.randoms, [smp.randoms.length], { dev }));

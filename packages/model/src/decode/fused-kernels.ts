@@ -61,7 +61,12 @@ export interface GemvSpec {
   /** NF4 block size (a multiple of 32). */
   blocksize?: number;
   /** RMSNorm of x (weight `nw`, eps) before the product. */
-  norm?: { eps: number };
+  /**
+   * RMSNorm statistics: computed by every workgroup (cheap for a few rows), or with `pre`, read
+   * from `rs` ([B] inverse RMS from {@link rmsSource}, one dispatch before) when many rows would
+   * make every workgroup re-read B·K activations.
+   */
+  norm?: { eps: number; pre?: boolean };
   /**
    * 'store': y = ·; 'bias': y = · + bias; 'swiglu': y = silu(x·w) · (x·w2); 'residual': h += ·;
    * 'head': repetition penalty / min-new-tokens on each logit and the workgroup's argmax into `part`;
@@ -98,6 +103,7 @@ export function gemvSource(g: GemvSpec): { wgsl: string; names: string[] } {
   const wtype = nf4 ? 'vec4<u32>' : `vec4<${fmt}>`;
   bind('x', 'vec4<f32>');
   if (g.norm) bind('nw', 'vec4<f32>');
+  if (g.norm?.pre) bind('rs', 'f32');
   bind('w', wtype);
   if (nf4) bind('am', 'f32'), bind('qm', 'f32');
   if (mode === 'swiglu') {
@@ -204,7 +210,10 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
   let wg = wid.x + wid.y * nwg.x;
   ${nf4 ? 'if (tid < 16u) { qs[tid] = qm[tid]; }' : ''}
   ${
-    g.norm
+    g.norm?.pre
+      ? `for (var b = tid; b < ${B}u; b += 256u) { inv[b] = rs[b]; }
+  workgroupBarrier();`
+      : g.norm
       ? `// RMSNorm statistics of each row (every workgroup recomputes them from cache-resident x).
   var ssq: array<f32, ${B}>;
   for (var k = tid; k < ${K4}u; k += 256u) { for (var b = 0u; b < ${B}u; b++) { let v = x[b * ${K4}u + k]; ssq[b] += dot(v, v); } }
@@ -493,5 +502,23 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     tok[b] = i32(t);
     seen[b * ${seenWords}u + t / 32u] |= 1u << (t % 32u);
   }
+}`;
+}
+
+/** rs[b] = 1 / sqrt(mean(x[b, :]²) + eps), one workgroup per row (the `pre` statistics of {@link gemvSource}). */
+export function rmsSource(B: number, K: number, eps: number): string {
+  const K4 = K / 4;
+  return `@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> rs: array<f32>;
+var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let b = wid.x;
+  var ss = 0.0;
+  for (var k = tid; k < ${K4}u; k += 256u) { let v = x[b * ${K4}u + k]; ss += dot(v, v); }
+  red[tid] = ss;
+  workgroupBarrier();
+  for (var st = 128u; st > 0u; st >>= 1u) { if (tid < st) { red[tid] += red[tid + st]; } workgroupBarrier(); }
+  if (tid == 0u) { rs[b] = inverseSqrt(red[0] / ${f(K)} + ${f(eps)}); }
 }`;
 }
