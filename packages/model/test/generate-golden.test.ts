@@ -4,8 +4,8 @@
 // Checked, per model: generation_config.json defaults (eos list, pad, repetition penalty, greedy
 // ignoring the sampling fields), min_new_tokens, beam search with num_return_sequences,
 // length_penalty and early_stopping True/False/"never", stop strings, and top-k=1 sampling.
-// Greedy ids must equal transformers' unless transformers' own top-1/top-2 gap was a near-tie;
-// beam ids must be equal and their scores within 1e-4.
+// Greedy ids must equal transformers' unless transformers' own top-1/top-2 gap was a near-tie,
+// from the eager and from the fused decoder; beam ids must be equal and their scores within 1e-4.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +63,11 @@ if (!golden) {
     });
     afterAll(() => model?.release());
 
-    it.each(Object.entries(g.cases))('%s', async (cname, c) => {
+    // Beam cases run the eager path; the others both decoders (the fused one takes greedy and top-k sampling).
+    const runs = Object.entries(g.cases).flatMap(([cname, c]) =>
+      (c.kwargs.num_beams ?? 1) === 1 ? (['eager', 'fused'] as const).map((d) => [cname, d, c] as const) : [[cname, 'eager', c] as const],
+    );
+    it.each(runs)('%s (%s)', async (cname, decoder, c) => {
       expect(c.error, `transformers raised in ${cname}`).toBeUndefined();
       const ref = c.result!;
       // Case kwargs are generation_config.json fields; generation_config is set as the model's defaults.
@@ -74,6 +78,7 @@ if (!golden) {
           ...parseGenerationConfig(c.kwargs, `${cname}.kwargs`),
           ...(c.tokenizer ? { tokenizer: tok } : {}),
           seed: 1,
+          decoder,
         });
         const P = ref.prompt_length;
         expect(out.promptLength).toBe(P);
