@@ -1,11 +1,17 @@
 /**
- * Model load, forward (prefill) tokens/s and greedy decode tokens/s at batch 1 on Qwen2.5-0.5B's
- * shape (random weights, f32 dense, the merged model of the seed's step 7). Anchor: transformers'
- * generate on the same card (../shared/reference/hf_peft_baseline.py).
- *   node decode.mjs [--layers 24] [--new 64] [--json out.json]
+ * Generation speed on Qwen2.5-0.5B's shape (random weights; speed does not depend on values):
+ *   greedy batch 1, merged (dense) f32 model: fused decoder (weights streamed as f16 or f32), eager
+ *   the merged model in float16: greedy and sampling batch 1, greedy batch 32 and 64, fused
+ *   greedy batch 1, NF4 base + unmerged r=64 LoRA on q/k/v (the model right after QLoRA training)
+ *   prefill of 512 tokens (f32 and f16 models)
+ * Per case: new tokens/s (wall), wall ms per token, GPU ms per token (timestamp queries around each
+ * step's command buffer; for the eager path, the sum of its kernels' times) and dispatches per
+ * token. Anchor: transformers' generate on the same card (../shared/reference/hf_peft_baseline.py).
+ *   node decode.mjs [--layers 24] [--new 128] [--json out.json]
  */
-import { getDevice, keep } from '@q/core';
-import { AutoModelForCausalLM, generate } from '@q/model';
+import { getDevice, keep, type QDevice } from '@q/core';
+import { AutoModelForCausalLM, type CausalLM, type FusedDecoder, type GenerateOptions } from '@q/model';
+import { getPeftModel } from '@q/lora';
 import { qwen05Config, fastWeights } from './qwen-shape';
 import { writeJson, adapterSlug, isCpuAdapter } from './harness';
 
@@ -16,41 +22,137 @@ const arg = (k: string, d: string) => {
 const dev = await getDevice();
 const cpu = isCpuAdapter(dev);
 const layers = Number(arg('layers', cpu ? '2' : '24'));
-const newTokens = Number(arg('new', cpu ? '8' : '64'));
+const newTokens = Number(arg('new', cpu ? '8' : '128'));
 // A CPU adapter's 128 MiB binding limit cannot hold the 151k x 896 embedding.
 const cfg = qwen05Config(layers, Number(arg('vocab', cpu ? '32000' : '151936')));
 const weights = fastWeights(cfg);
+const promptOf = (b: number) => Array.from({ length: 32 }, (_, t) => (t * 104729 + b * 7919) % cfg.vocabSize);
+
+interface Case {
+  name: string;
+  batch: number;
+  newTokens: number;
+  tokensPerSecond: number;
+  wallMsPerToken: number;
+  gpuMsPerToken: number | null;
+  dispatchesPerToken: number | null;
+  decoder: string;
+}
+const cases: Case[] = [];
+
+/** Times generate() (after one warm-up call that compiles everything) and, separately, its GPU time. */
+async function measure(name: string, model: CausalLM, batch: number, o: GenerateOptions): Promise<void> {
+  const prompts = Array.from({ length: batch }, (_, b) => promptOf(b));
+  const opts: GenerateOptions = { maxNewTokens: newTokens, eosTokenId: null, padTokenId: 0, ...o };
+  await model.generateWithDetails(prompts, { ...opts, maxNewTokens: 4 });
+  await dev.sync();
+  let fused: { gpu: number | null; dispatches: number } | null = null;
+  const t0 = performance.now();
+  const out = await model.generateWithDetails(prompts, {
+    ...opts,
+    onDecoder: async (d: FusedDecoder) => void (fused = { gpu: await d.gpuMs(), dispatches: d.dispatchesPerStep + 1 }),
+  });
+  const sec = (performance.now() - t0) / 1000;
+  const steps = out.newTokens[0]!.length;
+  let gpuMsPerToken: number | null = null;
+  let dispatchesPerToken: number | null = null;
+  if (fused) {
+    ({ gpu: gpuMsPerToken, dispatches: dispatchesPerToken } = fused);
+  } else if (dev.startProfiling()) {
+    // Eager path: every kernel timed (one pass each), over a short run; prefill excluded by difference.
+    await model.generate(prompts, { ...opts, maxNewTokens: 1 });
+    const k1 = await dev.stopProfiling();
+    dev.startProfiling();
+    await model.generate(prompts, { ...opts, maxNewTokens: 17 });
+    const k2 = await dev.stopProfiling();
+    const sum = (k: { ms: number; calls: number }[], f: 'ms' | 'calls') => k.reduce((a, x) => a + x[f], 0);
+    gpuMsPerToken = (sum(k2, 'ms') - sum(k1, 'ms')) / 16;
+    dispatchesPerToken = (sum(k2, 'calls') - sum(k1, 'calls')) / 16;
+  }
+  const c: Case = {
+    name, batch, newTokens: steps * batch, tokensPerSecond: (steps * batch) / sec, wallMsPerToken: (sec * 1000) / steps,
+    gpuMsPerToken, dispatchesPerToken, decoder: fused ? 'fused' : 'eager',
+  };
+  cases.push(c);
+  console.log(JSON.stringify(c));
+  save(); // after every case, so a run cut short still leaves its figures
+}
+
+function save(): void {
+  const result = { layers, loadSeconds, prefillTokensPerSecond, prefillF16TokensPerSecond, cases };
+  writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result });
+}
+
+let loadSeconds = 0;
+let prefillF16TokensPerSecond: number | null = null;
+let prefillTokensPerSecond = 0;
 const t0 = performance.now();
 const model = await AutoModelForCausalLM.fromConfig(cfg, { weights });
 await dev.sync();
-const loadSeconds = (performance.now() - t0) / 1000;
-const prompt = [Array.from({ length: 32 }, (_, t) => (t * 104729) % cfg.vocabSize)];
-// Prefill throughput: one forward over 512 tokens.
+loadSeconds = (performance.now() - t0) / 1000;
+
+// Prefill throughput: one forward over 512 tokens (logits of the last position only, as generate does).
 const long = [Array.from({ length: cpu ? 64 : 512 }, (_, t) => (t * 7919) % cfg.vocabSize)];
-keep(model.logits({ inputIds: long })).release();
+keep(model.logits({ inputIds: long, lastOnly: true })).release();
 await dev.sync();
 const t1 = performance.now();
 const reps = cpu ? 1 : 5;
-for (let i = 0; i < reps; i++) keep(model.logits({ inputIds: long })).release();
+for (let i = 0; i < reps; i++) keep(model.logits({ inputIds: long, lastOnly: true })).release();
 await dev.sync();
-const prefillTps = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
-await generate(model, prompt, { maxNewTokens: 4 }); // warm-up
-const g0 = { ...dev.groupStats };
-const t2 = performance.now();
-const out = await generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null });
-const decodeSec = (performance.now() - t2) / 1000;
-console.log(`bind groups during decode: ${dev.groupStats.hits - g0.hits} hits, ${dev.groupStats.misses - g0.misses} misses`);
-const generated = out[0]!.length - prompt[0]!.length;
-let gpuMsPerToken: number | null = null;
-let topKernels: { name: string; calls: number; ms: number }[] = [];
-if (dev.startProfiling()) {
-  await generate(model, prompt, { maxNewTokens: 16, eosTokenId: null });
-  const k = await dev.stopProfiling();
-  gpuMsPerToken = k.reduce((a, x) => a + x.ms, 0) / 16;
-  topKernels = k.slice(0, 8).map((x) => ({ name: x.name, calls: x.calls, ms: Number(x.ms.toFixed(2)) }));
-}
-const r = { layers, loadSeconds, prefillTokensPerSecond: prefillTps, newTokens: generated, decodeTokensPerSecond: generated / decodeSec, gpuMsPerToken, topKernels };
-console.log(JSON.stringify(r));
-writeJson(arg('json', `results/decode-${adapterSlug(dev)}.json`), { device: dev.info, result: r });
+prefillTokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
+console.log(JSON.stringify({ prefillTokensPerSecond }));
+
+const f16 = dev.info.f16;
+await run('greedy b1 f32 model fused-f16', () => measure('greedy b1 f32 model, fused, weights streamed as f16', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);
+await run('greedy b1 f32 model fused-f32', () => measure('greedy b1 f32 model, fused, f32 weights', model, 1, { decoder: 'fused' }));
+await run('greedy b1 f32 model eager', () => measure('greedy b1 f32 model, eager (op by op)', model, 1, { decoder: 'eager', maxNewTokens: Math.min(newTokens, 64) }));
 model.release();
+
+// The merged model in float16 (fromPretrained's dtype 'float16'): the issue's "f16 merged" rows.
+await run('f16 model', async () => {
+  const m16 = await AutoModelForCausalLM.fromConfig(cfg, { weights, dtype: 'float16' });
+  try {
+    keep(m16.logits({ inputIds: long, lastOnly: true })).release();
+    await dev.sync();
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) keep(m16.logits({ inputIds: long, lastOnly: true })).release();
+    await dev.sync();
+    prefillF16TokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t) / 1000);
+    console.log(JSON.stringify({ prefillF16TokensPerSecond }));
+    await run('greedy b1 f16', () => measure('greedy b1 f16 merged model, fused', m16, 1, { decoder: 'fused' }));
+    await run('sampling b1 f16', () => measure('sampling b1 f16 merged model (T 0.7, top-k 20, top-p 0.8), fused', m16, 1, { decoder: 'fused', doSample: true, temperature: 0.7, topK: 20, topP: 0.8, seed: 1 }));
+    await run('greedy b32 f16', () => measure('greedy b32 f16 merged model, fused', m16, 32, { decoder: 'fused' }));
+    await run('greedy b64 f16', () => measure('greedy b64 f16 merged model, fused', m16, 64, { decoder: 'fused' }));
+  } finally {
+    m16.release();
+  }
+}, f16);
+
+// NF4 base + unmerged r=64 LoRA on q/k/v (sft-step's adapter).
+await run('nf4 + lora', async () => {
+  const base = await AutoModelForCausalLM.fromConfig(cfg, {
+    weights,
+    quantizationConfig: { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: true, bnb_4bit_compute_dtype: 'float16' },
+  });
+  const peft = getPeftModel(base, { r: 64, lora_alpha: 32, lora_dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj'] });
+  peft.eval(); // generation: LoRA dropout off (the fused decoder refuses training mode)
+  try {
+    await measure('greedy b1 NF4 + unmerged r=64 LoRA (q/k/v), fused, f16 lm_head', base, 1, { decoder: 'fused', decodeWeightDtype: f16 ? 'f16' : 'f32' });
+    await measure('greedy b1 NF4 + unmerged r=64 LoRA (q/k/v), eager', base, 1, { decoder: 'eager', maxNewTokens: Math.min(newTokens, 64) });
+  } finally {
+    peft.release(); // the base's buffers too
+  }
+});
+
+async function run(what: string, f: () => Promise<void>, when = true): Promise<void> {
+  if (!when) return void console.log(`${what}: skipped (no shader-f16)`);
+  try {
+    await f();
+  } catch (e) {
+    console.log(`${what}: FAILED ${(e as Error).stack ?? e}`);
+    cases.push({ name: `${what} (failed: ${(e as Error).message})`, batch: 0, newTokens: 0, tokensPerSecond: 0, wallMsPerToken: 0, gpuMsPerToken: null, dispatchesPerToken: null, decoder: 'none' });
+  }
+}
+
+save();
 dev.dispose();

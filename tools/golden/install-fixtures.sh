@@ -4,6 +4,7 @@
 # fixtures.tar holds repository-relative paths, each a golden fixture a test reads when present:
 #   packages/model/fixtures/model-golden.json        packages/model/test/golden.test.ts
 #   packages/model/fixtures/tokenizer-golden.json    packages/model/src/tokenizer/tokenizer.test.ts
+#   packages/model/fixtures/generate-golden.json     packages/model/test/generate-golden.test.ts
 #   packages/lora/fixtures/peft-golden.json          packages/lora/test/golden.test.ts
 #   packages/lora/fixtures/adapter-peft/, adapter-q/ (the adapters that test loads)
 #   packages/chat-template/fixtures/golden.json      packages/chat-template/src/golden.test.ts

@@ -55,6 +55,8 @@ step() { # step <name> <script> [args...]: runs in the scratch tree, logs, recor
 step model model_golden.py "$W/in" packages/model/fixtures/model-golden.json
 step peft peft_golden.py "$W/in" packages/lora/fixtures
 # The merged folder exists when make-merged.ts ran after make-inputs.ts (it needs Node and WebGPU).
+# Generation goldens: when make-generate-inputs.ts wrote its models into <in-dir>/generate.
+if [ -d "$W/in/generate" ]; then step generate generate_golden.py "$W/in/generate" packages/model/fixtures/generate-golden.json; fi
 if [ -d "$W/in/merged-q-f16" ]; then mkdir -p "$W/packages/merge/fixtures"; step merge merged_golden.py "$W/in" packages/merge/fixtures/merged-golden.json; fi
 # Subset-adapter merges exist when make-merged-subset.ts wrote <in-dir>/subset.
 if [ -d "$W/in/subset" ]; then mkdir -p "$W/packages/merge/fixtures"; step merge-subset merged_subset_golden.py "$W/in/subset" packages/merge/fixtures/merged-subset-golden.json; fi

@@ -22,6 +22,8 @@ export interface PageState {
   prompt: string;
   error: string | null;
   seconds: number;
+  /** New tokens per second of the last greedy generation (shown live while it runs). */
+  tokensPerSecond: number;
 }
 
 declare global {
@@ -49,7 +51,7 @@ const CONFIG = {
   tie_word_embeddings: false,
 };
 
-const state: PageState = { done: false, losses: [], adapter: '', runtime: '', before: '', after: '', prompt: '', error: null, seconds: 0 };
+const state: PageState = { done: false, losses: [], adapter: '', runtime: '', before: '', after: '', prompt: '', error: null, seconds: 0, tokensPerSecond: 0 };
 window.__q = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -78,7 +80,16 @@ async function run(): Promise<void> {
   const prompt = repeatBytes(PATTERNS[0]!, 0, 8);
   const greedy = async () => {
     peft.eval();
-    const [seq] = await generate(peft.base, [prompt], { maxNewTokens: SETTINGS.newTokens, doSample: false });
+    const t = performance.now();
+    const [seq] = await generate(peft.base, [prompt], {
+      maxNewTokens: SETTINGS.newTokens,
+      doSample: false,
+      // Live speed: the page repaints between steps, since each one waits for the GPU.
+      streamer: ({ step }) => {
+        state.tokensPerSecond = (step + 1) / ((performance.now() - t) / 1000);
+        $('tps').textContent = `${step + 1} tokens, ${state.tokensPerSecond.toFixed(1)} tokens/s`;
+      },
+    });
     peft.train();
     return showBytes(seq!.slice(prompt.length));
   };

@@ -115,5 +115,6 @@ describe('browser fine-tuning page (Chromium, WebGPU)', () => {
     expect(last).toBeLessThan(0.6 * first);
     // LoRA's B starts at zero, so "before" is the base model; training changed what it says.
     expect(got.after).not.toBe(got.before);
+    expect(got.tokensPerSecond).toBeGreaterThan(0); // the live speed readout was fed
   }, 0);
 });

@@ -11,3 +11,4 @@ export * from './modules/save-model';
 export { checkTensorSet, type TensorSetOptions } from './modules/check-tensor-set';
 export * from './generate';
 export * from './modules/quant-linear';
+export { FusedDecoder, fusedUnsupported, FUSED_MAX_BATCH, type FusedDecoderOptions } from './decode/fused-decoder';

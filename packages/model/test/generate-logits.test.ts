@@ -125,13 +125,15 @@ describe('generation config', () => {
       repetition_penalty: 1.05, temperature: 0.7, top_p: 0.8, top_k: 20, transformers_version: '4.37.0',
     };
     expect(parseGenerationConfig(json)).toEqual({
-      padTokenId: 151643, doSample: true, eosTokenId: [151645, 151643], repetitionPenalty: 1.05, temperature: 0.7, topP: 0.8, topK: 20,
+      bosTokenId: 151643, padTokenId: 151643, doSample: true, eosTokenId: [151645, 151643], repetitionPenalty: 1.05, temperature: 0.7, topP: 0.8, topK: 20,
     });
   });
 
   it('refuses what it does not implement, typos and bad values, naming the field', () => {
-    expect(() => parseGenerationConfig({ num_beams: 4 })).toThrow(ConfigError);
-    expect(parseGenerationConfig({ num_beams: 1 })).toEqual({});
+    expect(() => parseGenerationConfig({ typical_p: 0.9 })).toThrow(ConfigError);
+    expect(parseGenerationConfig({ typical_p: 1 })).toEqual({});
+    expect(parseGenerationConfig({ num_beams: 4, early_stopping: 'never' })).toEqual({ numBeams: 4, earlyStopping: 'never' });
+    expect(() => parseGenerationConfig({ early_stopping: 'sometimes' })).toThrow(/"earlyStopping"/);
     expect(() => parseGenerationConfig({ top_q: 0.9 })).toThrow(/"top_q"/);
     expect(() => resolveGenerationConfig({ maxNewToken: 5 } as never)).toThrow(/did you mean "maxNewTokens"/);
     expect(() => resolveGenerationConfig({ topP: 1.5 })).toThrow(/"topP"/);

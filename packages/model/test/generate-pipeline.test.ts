@@ -111,4 +111,20 @@ describe('pipeline plumbing (character tokenizer)', () => {
     await expect(generator('abc', { batchSize: 0 })).rejects.toThrow(/"batchSize"/);
     expect(() => pipeline('summarization' as 'text-generation', { model, tokenizer: chars })).toThrow(/"task"/);
   });
+
+  it("numReturnSequences gives each input that many results (beams best first); model.generationConfig is the default", async () => {
+    const generator = pipeline('text-generation', { model, tokenizer: chars });
+    const beams = { maxNewTokens: 4, numBeams: 3, numReturnSequences: 2, doSample: false };
+    const out = await generator(['abc', 'hello'], { ...beams, returnFullText: false });
+    expect(out.map((r) => r.length)).toEqual([2, 2]);
+    const ref = await generateWithDetails(model, [chars.encode('hello')], { eosTokenId: 1, padTokenId: 0, ...beams });
+    expect(out[1]!.map((r) => r.generated_text)).toEqual(ref.newTokens.map((t) => continuation(chars, chars.encode('hello'), t)));
+    model.generationConfig = { maxNewTokens: 2, doSample: false };
+    try {
+      const [r] = await generator('abc');
+      expect(r!.generated_text).toBe('abc' + continuation(chars, chars.encode('abc'), await newTokens(chars.encode('abc'), { maxNewTokens: 2 })));
+    } finally {
+      model.generationConfig = null;
+    }
+  });
 });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, Rng, type QDevice } from '@q/core';
 import { AutoModelForCausalLM, randomWeights, type CausalLM } from '../src';
-import { argmax, generate, generateWithDetails, processLogits, resolveGenerationConfig, sample, type GenerationConfig, type StreamEvent } from '../src/generate';
+import { argmax, generate, generateStream, generateWithDetails, processLogits, resolveGenerationConfig, sample, type GenerationConfig, type StreamEvent } from '../src/generate';
 import { tinyLlama, tinyQwen2 } from './tiny-configs';
 
 let dev: QDevice;
@@ -134,5 +134,27 @@ describe.each([
     await expect(generate(model, [[1, 2], [3]], { maxNewTokens: 2 })).rejects.toThrow(/padTokenId/);
     // maxLength (default 20) counts the prompt.
     expect((await generate(model, [prompts[2]!]))[0]!.length).toBe(20);
+  });
+});
+
+describe('generateStream', () => {
+  it('yields text pieces that join to the decoded new tokens, and stops early on break', async () => {
+    const cfg = tinyQwen2();
+    const model = await AutoModelForCausalLM.fromConfig(cfg, { weights: randomWeights(cfg, 11, 0.5) });
+    try {
+      const prompt = [5, 17, 3, 44, 9];
+      const [seq] = await generate(model, [prompt], { maxNewTokens: 8 });
+      const pieces: string[] = [];
+      for await (const p of generateStream(model, prompt, { maxNewTokens: 8, tokenizer: letters })) pieces.push(p);
+      expect(pieces.length).toBe(8);
+      expect(pieces.join('')).toBe(letters.decode(seq!.slice(prompt.length)));
+      const before = dev.memory().liveBuffers;
+      let n = 0;
+      for await (const _ of generateStream(model, prompt, { maxNewTokens: 50, tokenizer: letters })) if (++n === 3) break;
+      expect(n).toBe(3);
+      expect(dev.memory().liveBuffers).toBe(before);
+    } finally {
+      model.release();
+    }
   });
 });

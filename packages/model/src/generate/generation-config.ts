@@ -32,6 +32,18 @@ export interface GenerationConfig {
   seed?: number;
   /** Decode against a KV cache; false re-runs the whole sequence each step. Default: the model's `useCache`. */
   useCache?: boolean;
+  /** eos cannot end a row before this many new tokens (transformers' MinNewTokensLengthLogitsProcessor). Default 0. */
+  minNewTokens?: number;
+  /** Sequences returned per prompt (sampled independently, or the best beams). Default 1. */
+  numReturnSequences?: number;
+  /** Beam search with this many beams; 1 is greedy or sampling. Default 1. */
+  numBeams?: number;
+  /** Beam search: a finished beam scores sum(log p) / length ** lengthPenalty. Default 1. */
+  lengthPenalty?: number;
+  /** Beam search: true stops once numBeams hypotheses are done; false stops when no running beam can do better (a heuristic); 'never' uses the exact bound. Default false. */
+  earlyStopping?: boolean | 'never';
+  /** Beginning-of-sequence id (read from generation_config.json; prompts are given as ids, so it is informational). Default: none. */
+  bosTokenId?: number | null;
 }
 
 /** The defaults of {@link GenerationConfig}, as in transformers. */
@@ -42,11 +54,17 @@ export const GENERATION_DEFAULTS = Object.freeze({
   topK: 50,
   topP: 1,
   repetitionPenalty: 1,
+  minNewTokens: 0,
+  numReturnSequences: 1,
+  numBeams: 1,
+  lengthPenalty: 1,
+  earlyStopping: false as boolean | 'never',
 });
 
 export const GENERATION_FIELDS = [
   'maxNewTokens', 'maxLength', 'doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty',
   'eosTokenId', 'padTokenId', 'stopStrings', 'seed', 'useCache',
+  'minNewTokens', 'numReturnSequences', 'numBeams', 'lengthPenalty', 'earlyStopping', 'bosTokenId',
 ] as const;
 
 /** A config with defaults applied and every field checked. */
@@ -63,6 +81,12 @@ export interface ResolvedGenerationConfig {
   stopStrings: string[];
   seed: number | undefined;
   useCache: boolean | undefined;
+  minNewTokens: number;
+  numReturnSequences: number;
+  numBeams: number;
+  lengthPenalty: number;
+  earlyStopping: boolean | 'never';
+  bosTokenId: number | null;
 }
 
 /**
@@ -100,21 +124,26 @@ export function resolveGenerationConfig(input: GenerationConfig, source = 'Gener
     stopStrings: stops,
     seed: opt(c.seed, (v) => checkInteger(v, 'seed', {}, source)),
     useCache: opt(c.useCache, (v) => checkBoolean(v, 'useCache', source)),
+    minNewTokens: opt(c.minNewTokens, (v) => checkInteger(v, 'minNewTokens', { min: 0 }, source)) ?? d.minNewTokens,
+    numReturnSequences: opt(c.numReturnSequences, (v) => checkInteger(v, 'numReturnSequences', { min: 1 }, source)) ?? d.numReturnSequences,
+    numBeams: opt(c.numBeams, (v) => checkInteger(v, 'numBeams', { min: 1 }, source)) ?? d.numBeams,
+    lengthPenalty: opt(c.lengthPenalty, (v) => checkNumber(v, 'lengthPenalty', {}, source)) ?? d.lengthPenalty,
+    earlyStopping: opt(c.earlyStopping, (v) => {
+      if (v !== true && v !== false && v !== 'never') throw new ConfigError('earlyStopping', "true, false or 'never'", v, source);
+      return v;
+    }) ?? d.earlyStopping,
+    bosTokenId: opt(c.bosTokenId, (v) => id(v, 'bosTokenId')) ?? null,
   };
 }
 
 // Keys of generation_config.json that say nothing about decoding here (bookkeeping, encoder-decoder ids).
-const IGNORED_KEYS = ['transformers_version', '_from_model_config', 'bos_token_id', 'decoder_start_token_id'];
+const IGNORED_KEYS = ['transformers_version', '_from_model_config', 'decoder_start_token_id'];
 // Fields generate() does not implement, accepted only at the value that means "off".
 const OFF_VALUES: Record<string, unknown[]> = {
-  num_beams: [1],
-  num_return_sequences: [1],
   min_p: [null, 0],
   typical_p: [1],
   no_repeat_ngram_size: [0],
   min_length: [0],
-  min_new_tokens: [null, 0],
-  length_penalty: [1],
   output_scores: [false],
   output_attentions: [false],
   output_hidden_states: [false],

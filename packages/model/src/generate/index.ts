@@ -10,6 +10,7 @@ export {
   generate, generateWithDetails,
   type FinishReason, type GenerateOptions, type GenerateOutput, type StreamEvent, type Streamer,
 } from './generate';
+export { generateStream } from './stream';
 export {
   pipeline, TEXT_GENERATION_DEFAULTS,
   type ChatTemplateFn, type PipelineChatMessage, type PipelineTokenizer, type TextGenerationCallOptions,

@@ -23,6 +23,15 @@ export function repetitionPenalty(logits: Float32Array, seen: Iterable<number>, 
   return logits;
 }
 
+/**
+ * transformers' MinNewTokensLengthLogitsProcessor: before `min` new tokens exist, every eos id
+ * gets −Infinity, so no row can end yet.
+ */
+export function minNewTokens(logits: Float32Array, generated: number, min: number, eos: readonly number[]): Float32Array {
+  if (generated < min) for (const id of eos) logits[id] = -Infinity;
+  return logits;
+}
+
 /** transformers' TemperatureLogitsWarper: logits / t. */
 export function temperature(logits: Float32Array, t: number): Float32Array {
   if (t === 1) return logits;
@@ -72,7 +81,8 @@ export function softmax(logits: Float32Array): Float64Array {
 }
 
 /**
- * The whole chain for one row, in place: repetition penalty, then the sampling warpers when
+ * The whole chain for one row, in place: repetition penalty, min new tokens (`generated` is the
+ * count of new tokens so far), then the sampling warpers when
  * `doSample` (greedy decoding ignores temperature, topK and topP, as transformers does).
  *
  * @example
@@ -83,9 +93,12 @@ export function softmax(logits: Float32Array): Float64Array {
 export function processLogits(
   logits: Float32Array,
   seen: Iterable<number>,
-  c: Pick<ResolvedGenerationConfig, 'repetitionPenalty' | 'doSample' | 'temperature' | 'topK' | 'topP'>,
+  c: Pick<ResolvedGenerationConfig, 'repetitionPenalty' | 'doSample' | 'temperature' | 'topK' | 'topP'> &
+    Partial<Pick<ResolvedGenerationConfig, 'minNewTokens' | 'eosTokenIds'>>,
+  generated = Infinity,
 ): Float32Array {
   repetitionPenalty(logits, seen, c.repetitionPenalty);
+  minNewTokens(logits, generated, c.minNewTokens ?? 0, c.eosTokenIds ?? []);
   if (!c.doSample) return logits;
   return topP(topK(temperature(logits, c.temperature), c.topK), c.topP);
 }

@@ -42,7 +42,7 @@ export interface TextGenerationPipelineOptions {
   tokenizer: PipelineTokenizer;
   /** Renders chat input (see {@link ChatTemplateFn}); chat input without it is an error. Default: none. */
   chatTemplate?: ChatTemplateFn;
-  /** The model's generation_config.json (`loadGenerationConfig(dir)`), over the pipeline defaults. Default: none. */
+  /** The model's generation_config.json (`loadGenerationConfig(dir)`), over the pipeline defaults. Default: `model.generationConfig` (what fromPretrained read). */
   generationConfig?: GenerationConfig | null;
 }
 
@@ -101,7 +101,7 @@ export function pipeline(task: 'text-generation', options: TextGenerationPipelin
       eosTokenId: tokenizer.eosTokenId,
       padTokenId: tokenizer.padTokenId ?? undefined,
       ...TEXT_GENERATION_DEFAULTS,
-      ...definedOnly(generationConfig ?? {}),
+      ...definedOnly(generationConfig ?? model.generationConfig ?? {}),
       ...definedOnly(gen),
       tokenizer,
     };
@@ -109,11 +109,17 @@ export function pipeline(task: 'text-generation', options: TextGenerationPipelin
     for (let i = 0; i < prompts.length; i += batchSize) {
       const batch = prompts.slice(i, i + batchSize);
       const res = await generateWithDetails(model, batch.map((p) => p.ids), genOpts);
+      // numReturnSequences (sampling or beams) gives each prompt that many consecutive rows.
+      const per = res.newTokens.length / batch.length;
       batch.forEach((p, b) => {
         // As transformers: decode prompt + new tokens without special tokens and cut the decoded prompt off.
         const promptText = tokenizer.decode(p.ids, { skipSpecialTokens: true });
-        const newText = tokenizer.decode([...p.ids, ...res.newTokens[b]!], { skipSpecialTokens: true }).slice(promptText.length);
-        out.push([{ generated_text: returnFullText ? p.full(newText) : newText }]);
+        out.push(
+          res.newTokens.slice(b * per, (b + 1) * per).map((t) => {
+            const newText = tokenizer.decode([...p.ids, ...t], { skipSpecialTokens: true }).slice(promptText.length);
+            return { generated_text: returnFullText ? p.full(newText) : newText };
+          }),
+        );
       });
     }
     return single ? out[0]! : out;

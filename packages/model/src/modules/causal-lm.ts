@@ -14,6 +14,8 @@ import type { LinearLike } from './linear';
 import { KVCache } from './kv-cache';
 import { prepareBatch, type BatchInput } from './batch';
 import { chunkedLmHeadLoss } from './lm-head-loss';
+import type { GenerationConfig } from '../generate/generation-config';
+import { generate, generateWithDetails, type GenerateOptions, type GenerateOutput } from '../generate/generate';
 
 export interface ForwardOptions extends BatchInput {
   /** Decode against (and fill) this cache. */
@@ -50,6 +52,11 @@ export class CausalLM {
   gradientCheckpointing = false;
   /** transformers' config.use_cache: whether generate() keeps a KV cache. */
   useCache = true;
+  /**
+   * Defaults of {@link generate} (transformers' `model.generation_config`): fromPretrained reads
+   * generation_config.json into it; the options of each call override it.
+   */
+  generationConfig: GenerationConfig | null = null;
 
   constructor(
     readonly config: ModelConfig,
@@ -116,6 +123,24 @@ export class CausalLM {
       }
       return out as unknown as Record<string, Tensor>;
     }) as unknown as ForwardOutput;
+  }
+
+  /**
+   * transformers' `model.generate`: prompt + new tokens per row (see {@link generate}), with
+   * {@link generationConfig} as the defaults.
+   *
+   * @example
+   * ```ts
+   * const [seq] = await model.generate([tok.encode('Hello')], { maxNewTokens: 8 });
+   * ```
+   */
+  generate(inputIds: ArrayLike<number>[], opts: GenerateOptions = {}): Promise<number[][]> {
+    return generate(this, inputIds, opts);
+  }
+
+  /** {@link generate} with the new tokens, finish reasons and beam scores. */
+  generateWithDetails(inputIds: ArrayLike<number>[], opts: GenerateOptions = {}): Promise<GenerateOutput> {
+    return generateWithDetails(this, inputIds, opts);
   }
 
   /** Logits without recording gradients. */

@@ -36,6 +36,30 @@ export class LayerCache {
     return { k: this.k, v: this.v, kvLen: this.length };
   }
 
+  /**
+   * Beam search's cache reorder: row b takes the cached positions of row `src[b]` (transformers'
+   * `reorder_cache(beam_idx)`). Rows that keep their own content are not copied.
+   */
+  reorder(src: number[]): void {
+    if (src.length !== this.batch) throw new ShapeError(`KV cache reorder: ${src.length} indices for ${this.batch} rows`);
+    if (src.every((s, b) => s === b) || this.length === 0) return;
+    const dev = this.k.dev;
+    const row = this.heads * this.headDim * (this.k.dtype === 'f16' ? 2 : 4);
+    const used = this.length * row;
+    const stride = this.capacity * row;
+    for (const t of [this.k, this.v]) {
+      const old = empty([this.batch * this.capacity * this.heads * this.headDim], t.dtype, dev);
+      try {
+        dev.copy(t.buffer, 0, old.buffer, 0, this.batch * stride);
+        src.forEach((s, b) => {
+          if (s !== b) dev.copy(old.buffer, s * stride, t.buffer, b * stride, used);
+        });
+      } finally {
+        old.release();
+      }
+    }
+  }
+
   release(): void {
     this.k.release();
     this.v.release();
@@ -52,6 +76,10 @@ export class KVCache {
   }
   get capacity(): number {
     return this.layers[0]?.capacity ?? 0;
+  }
+  /** Row b takes the content of row src[b], in every layer (beam search). */
+  reorder(src: number[]): void {
+    for (const l of this.layers) l.reorder(src);
   }
   release(): void {
     for (const l of this.layers) l.release();

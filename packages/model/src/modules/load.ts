@@ -34,11 +34,17 @@ export type LinearFactory = (
 export const denseLinear: LinearFactory = async (_path, weight, shape, bias, dev) =>
   new Linear(keep(tensor(await weight(), shape, { dev })), bias ? keep(tensor(bias, [shape[0]], { dev })) : null);
 
+/** Dense projections stored as f16 (weight and bias), for a model loaded with dtype 'float16'. */
+export const denseLinearF16: LinearFactory = async (_path, weight, shape, bias, dev) =>
+  new Linear(keep(tensor(await weight(), shape, { dev, dtype: 'f16' })), bias ? keep(tensor(bias, [shape[0]], { dev, dtype: 'f16' })) : null);
+
 export interface BuildOptions {
   linear?: LinearFactory;
   dev?: QDevice;
   /** Which tensors' stored shapes must equal the architecture's (4-bit ones are packed). */
   checkShape?: (name: string) => boolean;
+  /** Storage of every dense tensor: 'f16' as transformers' torch_dtype=float16. Default 'f32'. */
+  dtype?: 'f32' | 'f16';
   /** Called after each tensor is placed (for a progress bar). */
   onProgress?: (done: number, total: number, name: string) => void;
 }
@@ -46,7 +52,7 @@ export interface BuildOptions {
 /** Builds the model from any tensor source, checking every name and shape against the config. */
 export async function buildCausalLM(cfg: ModelConfig, src: TensorSource, o: BuildOptions = {}): Promise<CausalLM> {
   const dev = o.dev ?? (await getDevice());
-  const make = o.linear ?? denseLinear;
+  const make = o.linear ?? (o.dtype === 'f16' ? denseLinearF16 : denseLinear);
   const layout = checkpointLayout(cfg);
   // Tied checkpoints may still carry lm_head.weight; transformers ignores it, so do we.
   for (const [name, shape] of layout) {
@@ -59,7 +65,7 @@ export async function buildCausalLM(cfg: ModelConfig, src: TensorSource, o: Buil
   const tick = (name: string) => o.onProgress?.(++done, total, name);
   const owned: { release(): void }[] = [];
   const load = async (name: string, shape: number[]): Promise<Tensor> => {
-    const t = keep(tensor(await src.readF32(name), shape, { dev }));
+    const t = keep(tensor(await src.readF32(name), shape, { dev, dtype: o.dtype ?? 'f32' }));
     owned.push(t);
     tick(name);
     return t;

@@ -1,3 +1,7 @@
+import { applyChatTemplate, type ApplyChatTemplateOptions, type ChatMessage, type TokenizerConfigJson } from '@q/chat-template';
+
+/** Options of {@link AutoTokenizer.applyChatTemplate}: @q/chat-template's, minus what the tokenizer supplies. */
+export type ChatTemplateCallOptions = Omit<ApplyChatTemplateOptions, 'tokenizer' | 'tokenizerConfig' | 'tokenize' | 'returnAssistantTokensMask'>;
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ConfigError, FormatError, ValueError } from '@q/core';
 import { padBatch, type BatchEncoding, type BatchOptions } from './pad-batch';
@@ -48,6 +52,8 @@ export class AutoTokenizer {
     tokenizerJson: Record<string, unknown>,
     settings: TokenizerSettings,
     source: string,
+    /** The parsed tokenizer_config.json (special tokens, chat templates). */
+    readonly tokenizerConfig: Record<string, unknown> = {},
   ) {
     this.settings = settings;
     for (const t of (tokenizerJson.added_tokens ?? []) as Array<{ id: number; content: string; special?: boolean }>) {
@@ -93,7 +99,7 @@ export class AutoTokenizer {
     } catch (e) {
       throw new FormatError(source, `cannot build the tokenizer: ${(e as Error).message}`);
     }
-    return new AutoTokenizer(tokenizer, tokenizerJson, settings, source);
+    return new AutoTokenizer(tokenizer, tokenizerJson, settings, source, tokenizerConfigJson);
   }
 
   /**
@@ -109,6 +115,28 @@ export class AutoTokenizer {
     const { loadTokenizerFiles } = await import('./load-tokenizer-files');
     const { tokenizerJson, tokenizerConfig, source } = await loadTokenizerFiles(dir);
     return AutoTokenizer.fromJSON(tokenizerJson, tokenizerConfig, source);
+  }
+
+  /**
+   * transformers' `tokenizer.apply_chat_template`: renders `messages` with this tokenizer's own
+   * chat template (tokenizer_config.json's, or chat_template.jinja) and its special tokens, then
+   * returns the token ids (the template writes the special tokens, so none are added), or the text
+   * with `tokenize: false`.
+   *
+   * @example
+   * ```ts
+   * const ids = tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
+   * const [seq] = await model.generate([ids], { maxNewTokens: 32 });
+   * ```
+   */
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateCallOptions & { tokenize?: true }): number[];
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateCallOptions & { tokenize: false }): string;
+  applyChatTemplate(messages: ChatMessage[], options: ChatTemplateCallOptions & { tokenize?: boolean } = {}): number[] | string {
+    const { tokenize = true, chatTemplate, ...rest } = options;
+    const template = chatTemplate ?? this.chatTemplate;
+    if (!template && !rest.templateName) throw new ConfigError('chatTemplate', 'a template: this tokenizer has none (pass chatTemplate or templateName)', null, 'applyChatTemplate');
+    const { text } = applyChatTemplate(messages, { ...rest, ...(template ? { chatTemplate: template } : {}), tokenizerConfig: this.tokenizerConfig as TokenizerConfigJson, tokenize: false });
+    return tokenize ? this.encode(text, { addSpecialTokens: false }) : text;
   }
 
   /** The default chat template (Jinja source), or null. */

@@ -246,3 +246,20 @@ describe.skipIf(!goldenData)('golden ids from transformers', () => {
     }
   });
 });
+
+describe('applyChatTemplate', () => {
+  it("renders with the tokenizer's own template and special tokens, as transformers' apply_chat_template", async () => {
+    const tok = await AutoTokenizer.fromPretrained(qwenDir);
+    const chat = [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: 'Hi' }];
+    const text = tok.applyChatTemplate(chat, { addGenerationPrompt: true, tokenize: false });
+    expect(text).toBe('<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    // tokenize (the default): the text's ids, no special tokens added (the template wrote them).
+    expect(tok.applyChatTemplate(chat, { addGenerationPrompt: true })).toEqual(tok.encode(text, { addSpecialTokens: false }));
+    expect(tok.applyChatTemplate(chat, { tokenize: false })).toBe(text.slice(0, -'<|im_start|>assistant\n'.length));
+  });
+
+  it('names the missing template', async () => {
+    const tok = AutoTokenizer.fromJSON(readJson(`${spDir}/tokenizer.json`), {});
+    expect(() => tok.applyChatTemplate([{ role: 'user', content: 'x' }])).toThrow(ConfigError);
+  });
+});
