@@ -4,7 +4,7 @@
  * batch, and no buffer passes the adapter's binding limit (128 MiB on some).
  */
 // h: [N, D] final hidden states, head: [V, D], labels: [N] (already shifted) -> loss []
-import { add, checkpoint, crossEntropy, embedding, matmul, tensor, type Tensor } from '@q/core';
+import { add, cast, checkpoint, crossEntropy, embedding, matmul, tensor, type Tensor } from '@q/core';
 
 /** Rows per chunk so that a chunk's f32 logits stay within `maxBytes`. */
 export function lossChunkRows(vocab: number, maxBytes: number): number {
@@ -15,6 +15,9 @@ export function chunkedLmHeadLoss(h: Tensor, head: Tensor, labels: Int32Array, n
   const [N] = h.shape as [number, number];
   const V = head.shape[0]!;
   const rows = lossChunkRows(V, maxBytes);
+  // Under fp16 the head is cast once per forward, not per chunk; f16 logits feed a loss that
+  // computes in f32, as transformers' logits.float() does.
+  head = cast(head, h.dtype);
   let total: Tensor | null = null;
   for (let r0 = 0; r0 < N; r0 += rows) {
     const r1 = Math.min(N, r0 + rows);

@@ -7,7 +7,7 @@ import { readSafetensors, serializeSafetensors, FormatError, type SafetensorsEnt
 import { atomicWriteFile, fileSource, pathExists, readJsonFile, savePretrained, type CausalLM } from '@q/model';
 import { nodeModules } from '@q/model';
 import { saveAdapter, PeftModel } from '@q/lora';
-import type { AdamW, AdamWStateDict } from '@q/optim';
+import type { AdamW, AdamWStateDict, GradScaler } from '@q/optim';
 import type { LogEntry } from './loss-plot';
 
 export interface TrainerState {
@@ -18,6 +18,8 @@ export interface TrainerState {
   logHistory: LogEntry[];
   maxSteps: number;
   numTrainEpochs: number;
+  /** Learning-rate schedule position: optimizer steps that ran (fp16 overflow skips do not count). Default globalStep. */
+  lrStep?: number;
 }
 
 // Node built-ins through @q/model's loader, so a browser bundle of this package still builds.
@@ -30,6 +32,7 @@ export async function saveCheckpoint(
   state: TrainerState,
   args: Record<string, unknown>,
   saveTotalLimit: number | null,
+  scaler: GradScaler | null = null,
 ): Promise<string> {
   const { fs, path } = await node();
   const final = path.join(outputDir, `checkpoint-${state.globalStep}`);
@@ -57,11 +60,14 @@ export async function saveCheckpoint(
         num_train_epochs: state.numTrainEpochs,
         log_history: state.logHistory,
         q_batch_in_epoch: state.batchInEpoch,
+        q_lr_step: state.lrStep ?? state.globalStep,
       },
       null,
       2,
     ),
   );
+  // fp16: the loss scale and its growth tracker, under torch.amp.GradScaler's state_dict keys.
+  if (scaler?.enabled) await atomicWriteFile(path.join(tmp, 'scaler.json'), JSON.stringify(scaler.stateDict(), null, 2));
   await atomicWriteFile(path.join(tmp, 'training_args.json'), JSON.stringify(args, null, 2));
   await fs.rm(final, { recursive: true, force: true });
   await fs.rename(tmp, final);
@@ -98,7 +104,7 @@ async function readWeightsInto(file: string, params: Map<string, Tensor>, rename
 }
 
 /** Restores weights and optimizer moments from a checkpoint and returns the trainer state. */
-export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, opt: AdamW): Promise<TrainerState> {
+export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, opt: AdamW, scaler: GradScaler | null = null): Promise<TrainerState> {
   const { path } = await node();
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!(await pathExists(stateFile))) throw new FormatError(stateFile, 'missing: not a checkpoint folder of this trainer');
@@ -123,7 +129,10 @@ export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, o
   } finally {
     await src.close();
   }
+  const scalerFile = path.join(dir, 'scaler.json');
+  if (scaler?.enabled && (await pathExists(scalerFile))) scaler.loadStateDict((await readJsonFile(scalerFile)) as Record<string, number>);
   return {
+    lrStep: Number(st.q_lr_step ?? st.global_step),
     globalStep: Number(st.global_step),
     epoch: Number(st.epoch),
     batchInEpoch: Number(st.q_batch_in_epoch ?? 0),

@@ -2,7 +2,7 @@
  * SFTTrainer: trl's supervised fine-tuning loop on @q. The loop reads like llm.c's:
  * batch → forward → loss → backward (× accumulation) → clip → step → zero → log.
  */
-import { backward, keep, noGrad, tidy, addInPlace, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
+import { backward, keep, noGrad, scale, tidy, addInPlace, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
 import type { AutoTokenizer, CausalLM } from '@q/model';
 import { nodeModules } from '@q/model';
 import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
@@ -13,6 +13,7 @@ import { tokenizeRows, collate, packExamples, type Example } from '../data';
 import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
+import { resolvePrecision, type Precision } from './mixed-precision';
 
 type Rows = Dataset<Record<string, unknown>> | Record<string, unknown>[];
 
@@ -61,6 +62,8 @@ export class SFTTrainer {
   private warn: (m: string) => void;
   private onLog?: (e: LogEntry) => void;
   private padId: number;
+  /** What fp16/bf16 do here (compute dtype, loss scaler); `precision.description` says it in words. */
+  readonly precision: Precision;
 
   constructor(o: SFTTrainerOptions) {
     this.warn = o.warn ?? ((m) => console.warn(`[q/sft] ${m}`));
@@ -69,11 +72,6 @@ export class SFTTrainer {
     if (o.datasetTextField !== undefined) raw.datasetTextField = o.datasetTextField;
     if (o.packing !== undefined) raw.packing = o.packing;
     this.args = validateSftConfig(raw, { warn: this.warn });
-    if (raw.fp16 === true || raw.bf16 === true) {
-      // NOTE: mixed precision is not implemented yet: activations and LoRA weights stay f32 (the
-      // 4-bit base is dequantized inside the kernels), so the flag changes nothing but is accepted.
-      this.warn(`${raw.fp16 === true ? 'fp16' : 'bf16'}=true is accepted, but @q trains in f32 for now (the base stays 4-bit)`);
-    }
     this.tokenizer = o.tokenizer;
     const base = o.model;
     if (o.peftConfig) {
@@ -84,6 +82,7 @@ export class SFTTrainer {
       if (!(base instanceof PeftModel)) for (const [, t] of base.namedParameters()) t.requiresGrad = true;
     }
     const cm = this.causal();
+    this.precision = resolvePrecision(this.args, cm, this.warn);
     if (this.args.gradientCheckpointing) cm.gradientCheckpointingEnable();
     cm.useCache = false;
     const pad = o.tokenizer.padTokenId ?? o.tokenizer.eosTokenId;
@@ -163,7 +162,7 @@ export class SFTTrainer {
     if (resume) {
       const dir = resume === true ? (await listCheckpoints(args.outputDir)).pop() : String(resume);
       if (!dir) throw new ValueError(`resumeFromCheckpoint: no checkpoint-* folder in ${args.outputDir}`);
-      this.state = await loadCheckpoint(dir, this.model, opt);
+      this.state = await loadCheckpoint(dir, this.model, opt, this.precision.scaler);
       this.progress.log(`resumed from ${dir} at step ${this.state.globalStep}`);
     }
     const logFile = path.join(args.outputDir, 'trainer_log.jsonl');
@@ -176,6 +175,7 @@ export class SFTTrainer {
     let tokWindow = 0;
     let tWindow = Date.now();
     const nb = this.batchesPerEpoch();
+    const scaler = this.precision.scaler;
     const log = async (e: LogEntry) => {
       this.state.logHistory.push(e);
       await fs.appendFile(logFile, `${JSON.stringify(e)}\n`);
@@ -198,18 +198,26 @@ export class SFTTrainer {
           if (this.model instanceof PeftModel) this.model.seedDropout(args.seed * 7919 + this.state.globalStep * 131 + k);
           tidy(() => {
             const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, lossNormalizer: Math.max(numItems, 1) });
-            backward(out.loss!);
+            // fp16: backward from the scaled loss; the step divides by the scale again.
+            backward(scaler ? scale(out.loss!, scaler.getScale()) : out.loss!);
             addInPlace(stepLoss, out.loss!);
           });
           tokensSeen += b.tokens;
           tokWindow += b.tokens;
         });
-        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : Infinity);
+        // Unscaling is folded into the norm and the update (1/scale is a power of two: exact).
+        const inv = scaler ? scaler.invScale() : 1;
+        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : Infinity, { gradScale: inv });
         const [gradNorm, loss] = await Promise.all([clip.read(), stepLoss.item()]);
         stepLoss.release();
-        const lr = schedule(this.state.globalStep);
-        if (Number.isFinite(gradNorm)) opt.step({ lr, gradScale: clip.coef });
-        else this.warn(`step ${this.state.globalStep + 1}: gradient norm is ${gradNorm}; the update was skipped`);
+        const lrStep = this.state.lrStep ?? this.state.globalStep;
+        const lr = schedule(lrStep);
+        if (Number.isFinite(gradNorm)) opt.step(scaler ? { lr, gradScale: inv, gradScaleTensor: clip.coef } : { lr, gradScale: clip.coef });
+        else if (!scaler) this.warn(`step ${this.state.globalStep + 1}: gradient norm is ${gradNorm}; the update was skipped`);
+        // GradScaler: an overflow skips the step and halves the scale, and the schedule waits
+        // (transformers steps its scheduler only when the optimizer step ran).
+        const ran = scaler ? scaler.update(!Number.isFinite(gradNorm)) : true;
+        this.state.lrStep = ran ? lrStep + 1 : lrStep;
         clip.release();
         opt.zeroGrad();
         this.state.globalStep++;
@@ -247,7 +255,7 @@ export class SFTTrainer {
           this.progress.log(`step ${step}: eval_loss ${ev.evalLoss.toFixed(4)}`);
         }
         if (args.saveStrategy === 'steps' && args.saveSteps > 0 && step % args.saveSteps === 0 && step < this.state.maxSteps) {
-          const dir = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+          const dir = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit, scaler);
           this.progress.log(`saved ${dir}`);
         }
       }
@@ -255,7 +263,7 @@ export class SFTTrainer {
         const ev = await this.evaluate();
         await log({ step: this.state.globalStep, epoch: this.state.epoch, eval_loss: ev.evalLoss });
       }
-      if (args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+      if (args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit, scaler);
     } finally {
       this.progress.done();
       opt.release();
