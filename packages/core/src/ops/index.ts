@@ -13,3 +13,5 @@ export * from './attention';
 export * from './cross-entropy';
 export * from './dropout';
 export * from './cast';
+export * from './flash-attention';
+export * from './linear-cross-entropy';

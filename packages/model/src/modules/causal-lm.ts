@@ -96,14 +96,17 @@ export class CausalLM {
       const ids = tensor(batch.ids, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
       const positions = tensor(batch.positions, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
       const mask = batch.mask ? tensor(batch.mask, [batch.B, batch.maskLen], { dtype: 'i32', dev: this.dev }) : undefined;
+      const segments = batch.segments ? tensor(batch.segments, [batch.B, batch.T], { dtype: 'i32', dev: this.dev }) : undefined;
       let h = embedding(this.embedTokens, ids);
       const compute = o.cache ? undefined : this.computeDtype;
       this.layers.forEach((layer, i) => {
         const cache = o.cache?.layers[i];
-        // Positions and mask go through checkpoint() as inputs so the tape keeps them for the re-run.
-        const run = (x: Tensor, pos: Tensor, m?: Tensor) => layer.forward(x, this.rotary, { positions: pos, mask: m, cache, compute });
-        const args = mask ? [h, positions, mask] : [h, positions];
-        h = this.gradientCheckpointing && !o.cache ? checkpoint(run as (...xs: Tensor[]) => Tensor, ...args) : run(h, positions, mask);
+        // Positions, mask and segments go through checkpoint() as inputs so the tape keeps them for the re-run.
+        const extra = [mask, segments].filter((t): t is Tensor => !!t);
+        const run = (x: Tensor, pos: Tensor, ...rest: Tensor[]) =>
+          layer.forward(x, this.rotary, { positions: pos, mask: mask && rest[0], segments: segments && rest[mask ? 1 : 0], cache, compute });
+        const args = [h, positions, ...extra];
+        h = this.gradientCheckpointing && !o.cache ? checkpoint(run as (...xs: Tensor[]) => Tensor, ...args) : run(h, positions, ...extra);
       });
       if (o.lastOnly) {
         const last = tensor(

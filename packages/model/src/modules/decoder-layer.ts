@@ -18,6 +18,8 @@ export interface LayerInputs {
   /** [B, S] i32, 1 where a key may be attended; absent when nothing is padded. */
   mask?: Tensor;
   cache?: LayerCache;
+  /** [B, T] i32 sample index of each token (padding-free packing): attention stays within a sample. */
+  segments?: Tensor;
   /**
    * Dtype of the matmul inputs and outputs (fp16: 'f16'); the residual stream h stays in its own
    * dtype (f32), as with peft + autocast after prepare_model_for_kbit_training. Default h's dtype.
@@ -49,7 +51,7 @@ export class DecoderLayer {
     if (io.cache) {
       ({ k, v, kvLen } = io.cache.append(k, v));
     }
-    const a = attention(q, k, v, { mask: io.mask, causal: true, kvLen }).reshape([B, T, Hq * Dh]);
+    const a = attention(q, k, v, { mask: io.mask, causal: true, kvLen, segments: io.segments }).reshape([B, T, Hq * Dh]);
     h = add(h, toH(this.proj.o_proj.forward(a)));
     const y = rmsNorm(h, this.postAttentionLayernorm, eps, cd);
     const m = swiglu(this.proj.gate_proj.forward(y), this.proj.up_proj.forward(y));

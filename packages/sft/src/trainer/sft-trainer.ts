@@ -9,7 +9,7 @@ import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';
 import { validateSftConfig, adamWFromArgs, scheduleFromArgs, type SFTConfig } from '../args';
 import { Dataset } from '../dataset';
-import { tokenizeRows, collate, packExamples, type Example } from '../data';
+import { tokenizeRows, collate, packExamples, packBfd, type Example } from '../data';
 import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
@@ -100,7 +100,8 @@ export class SFTTrainer {
       this.warn('pad token == eos token: padding is masked by the attention mask, not by token id, so eos labels are kept and the model still learns to stop');
     }
     if (tr.report.truncated) this.warn(`${tr.report.truncated} examples were truncated to maxLength ${this.args.maxLength}`);
-    this.trainSet = this.args.packing && this.args.maxLength ? packExamples(tr.examples, this.args.maxLength) : tr.examples;
+    const maxLen = this.args.maxLength;
+    this.trainSet = !this.args.packing || !maxLen ? tr.examples : this.args.packingStrategy === 'bfd' ? packBfd(tr.examples, maxLen) : packExamples(tr.examples, maxLen);
     if (this.trainSet.length === 0) throw new ValueError('the training set has no example with a label: check datasetTextField and the loss masks');
     this.evalSet = o.evalDataset ? tokenizeRows(rowsOf(o.evalDataset), o.tokenizer, tokOpts).examples : null;
     this.progress = o.progress === false ? silentProgress : (o.progress ?? terminalProgress());
@@ -197,7 +198,7 @@ export class SFTTrainer {
         batches.forEach((b, k) => {
           if (this.model instanceof PeftModel) this.model.seedDropout(args.seed * 7919 + this.state.globalStep * 131 + k);
           tidy(() => {
-            const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, lossNormalizer: Math.max(numItems, 1) });
+            const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, positionIds: b.positionIds, lossNormalizer: Math.max(numItems, 1) });
             // fp16: backward from the scaled loss; the step divides by the scale again.
             backward(scaler ? scale(out.loss!, scaler.getScale()) : out.loss!);
             addInPlace(stepLoss, out.loss!);
