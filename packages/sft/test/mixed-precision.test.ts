@@ -95,4 +95,30 @@ describe('fp16 mixed precision', () => {
     expect(resumed.scaler).toEqual(f16.scaler);
     expect(resumed.losses).toEqual(f16.losses.slice(-2));
   }, 600_000);
+
+  it('packing (bfd, padding-free) trains with position ids restarting per example', async () => {
+    const model = await AutoModelForCausalLM.fromConfig(cfg, { weights: randomWeights(cfg, 11, 0.05, { embedStd: 0.3 }) });
+    const losses: number[] = [];
+    const trainer = new SFTTrainer({
+      model, tokenizer: tok, trainDataset: rows,
+      peftConfig: { r: 8, lora_alpha: 16, target_modules: 'all-linear', lora_dropout: 0.0 },
+      datasetTextField: 'text', maxSeqLength: 160, packing: true,
+      args: { output_dir: mkdtempSync(join(tmpdir(), 'q-pack-')), per_device_train_batch_size: 2, learning_rate: 5e-3, max_steps: 3, logging_steps: 1, save_strategy: 'no', seed: 0 },
+      progress: false,
+      warn: () => {},
+      onLog: (e: LogEntry) => {
+        if (e.loss !== undefined) losses.push(e.loss);
+      },
+    });
+    const blocks = (trainer as unknown as { trainSet: { inputIds: number[]; positionIds?: number[] }[] }).trainSet;
+    // Every example lands whole in some block: fewer blocks than examples, each ≤ 160 tokens, and
+    // as many sample starts (position 0) as examples.
+    expect(blocks.length).toBeLessThan(rows.length);
+    expect(Math.max(...blocks.map((b) => b.inputIds.length))).toBeLessThanOrEqual(160);
+    expect(blocks.reduce((a, b) => a + b.positionIds!.filter((p) => p === 0).length, 0)).toBe(rows.length);
+    await trainer.train();
+    expect(losses).toHaveLength(3);
+    for (const l of losses) expect(Number.isFinite(l) && l > 0).toBe(true);
+    (trainer.model as PeftModel).release();
+  }, 600_000);
 });
