@@ -3,13 +3,17 @@
  * ../shared/reference/hf_peft_baseline.py: NF4 double-quantized base, LoRA r=64 α=32 dropout 0.1
  * on q/k/v, batch 2 × 512 tokens, 4 accumulation steps, AdamW, with and without gradient
  * checkpointing. Reports tokens/s and peak GPU memory.
- *   node sft-step.mjs [--layers 24] [--seq 512] [--steps 3] [--json out.json]
+ *   node sft-step.mjs [--layers 24] [--seq 512] [--steps 3] [--precision f32,fp16] [--checkpointing on,off]
+ *                     [--attn flash|composed] [--profile] [--json out.json]
+ * `--precision` lists the precisions to run (default f32): fp16 computes activations in f16 and
+ * scales the loss with a GradScaler, as SFTTrainer does with fp16: true. `--attn` picks the
+ * attention kernels (default auto: composed at this shape, see attentionSettings).
  */
-import { backward, getDevice, keep, tidy, zeros } from '@q/core';
+import { backward, getDevice, keep, tidy, zeros, scale, attentionSettings } from '@q/core';
 import { addInPlace } from '@q/core/kernel';
 import { AutoModelForCausalLM } from '@q/model';
 import { getPeftModel, prepareModelForKbitTraining } from '@q/lora';
-import { AdamW, clipGradNorm } from '@q/optim';
+import { AdamW, clipGradNorm, GradScaler } from '@q/optim';
 import { qwen05Config, fastWeights } from './qwen-shape';
 import { writeJson, adapterSlug, isCpuAdapter } from './harness';
 
@@ -29,8 +33,13 @@ const steps = Number(arg('steps', cpu ? '1' : '3'));
 const cfg = qwen05Config(layers, Number(arg('vocab', cpu ? '32000' : '151936')));
 const weights = fastWeights(cfg);
 const results: Record<string, unknown>[] = [];
+const precisions = arg('precision', 'f32').split(',') as ('f32' | 'fp16')[];
+attentionSettings.impl = arg('attn', 'auto') as 'auto' | 'flash' | 'composed';
 
-for (const checkpointing of [true, false]) {
+const ckpts = arg('checkpointing', 'on,off').split(',').map((c) => c === 'on');
+
+for (const precision of precisions)
+for (const checkpointing of ckpts) {
   const t0 = performance.now();
   const base = await AutoModelForCausalLM.fromConfig(cfg, {
     weights,
@@ -38,6 +47,9 @@ for (const checkpointing of [true, false]) {
   });
   const loadS = (performance.now() - t0) / 1000;
   prepareModelForKbitTraining(base, { useGradientCheckpointing: checkpointing });
+  base.setComputeDtype(precision === 'fp16' ? 'f16' : 'f32');
+  const scaler = precision === 'fp16' ? new GradScaler() : null;
+  let skipped = 0;
   const peft = getPeftModel(base, { r: 64, lora_alpha: 32, lora_dropout: 0.1, target_modules: ['q_proj', 'k_proj', 'v_proj'] });
   const opt = new AdamW(peft.trainableParameters(), { lr: 2e-4 });
   const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7919 + t * 104729) % cfg.vocabSize));
@@ -47,12 +59,19 @@ for (const checkpointing of [true, false]) {
       peft.seedDropout(m);
       tidy(() => {
         const out = peft.forward({ inputIds: ids, labels: ids, lossNormalizer: B * (T - 1) * accum });
-        backward(out.loss!);
+        backward(scaler ? scale(out.loss!, scaler.getScale()) : out.loss!);
         addInPlace(loss, out.loss!);
       });
     }
-    const clip = clipGradNorm(opt.parameters(), 1.0);
-    opt.step({ lr: 2e-4, gradScale: clip.coef });
+    const inv = scaler ? scaler.invScale() : 1;
+    const clip = clipGradNorm(opt.parameters(), 1.0, { gradScale: inv });
+    if (scaler) {
+      // As SFTTrainer: an overflow skips the update and halves the scale (one 4-byte readback).
+      const finite = await clip.isFinite();
+      if (finite) opt.step({ lr: 2e-4, gradScale: inv, gradScaleTensor: clip.coef });
+      else skipped++;
+      scaler.update(!finite);
+    } else opt.step({ lr: 2e-4, gradScale: clip.coef });
     clip.release();
     opt.zeroGrad();
     const v = await loss.item();
@@ -74,7 +93,11 @@ for (const checkpointing of [true, false]) {
     console.log(kernels.map((k) => `${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(1).padStart(9)} ms`).join('\n'));
   }
   const r = {
-    config: `nf4 base, LoRA r=64 q/k/v, ${checkpointing ? 'gradient checkpointing' : 'no checkpointing'}`,
+    config: `nf4 base, LoRA r=64 q/k/v, ${checkpointing ? 'gradient checkpointing' : 'no checkpointing'}${precision === 'fp16' ? ', fp16' : ''}`,
+    precision,
+    attention: attentionSettings.impl,
+    skippedSteps: skipped,
+    lossScale: scaler?.getScale(),
     layers,
     batch: B,
     seq: T,

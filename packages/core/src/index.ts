@@ -39,8 +39,10 @@ export { swiglu } from './ops/swiglu';
 export { softmax } from './ops/softmax';
 export { maskedSoftmax, type MaskedSoftmaxAttrs } from './ops/masked-softmax';
 export { permute } from './ops/permute';
-export { attention, attentionFused, type AttentionAttrs } from './ops/attention';
+export { attention, attentionFused, attentionSettings, type AttentionAttrs } from './ops/attention';
+export { flashAttention, type FlashAttentionAttrs } from './ops/flash-attention';
 export { crossEntropy, type CrossEntropyAttrs } from './ops/cross-entropy';
+export { linearCrossEntropy, type LinearCrossEntropyAttrs } from './ops/linear-cross-entropy';
 export { dropout, dropoutKeeps } from './ops/dropout';
 export { cast } from './ops/cast';
 

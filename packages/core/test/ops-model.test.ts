@@ -29,6 +29,13 @@ describe('rmsNorm', () => {
       gradTol: 2e-3,
     });
   });
+  it('stores an f16 output from f32 input (fp16 mixed precision), and differentiates through it', async () => {
+    if (!dev.info.f16) throw new Error('this adapter lacks shader-f16');
+    const ins = [{ shape: [4, 300] }, { shape: [300] }];
+    // Forward against the reference rounded to f16 as stored; gradients against the unrounded one.
+    await checkOp('rmsNorm', (x, w) => rmsNorm(x, w, 1e-6, 'f16'), reference('rmsNorm', { eps: 1e-6, out: 'f16' }), ins, { tol: 1e-6, noGrad: true });
+    await checkOp('rmsNorm', (x, w) => rmsNorm(x, w, 1e-6, 'f16'), reference('rmsNorm', { eps: 1e-6 }), ins, { tol: 2e-3, gradTol: 5e-3 });
+  });
   it('handles rows wider than a workgroup', async () => {
     await checkOp('rmsNorm', (x, w) => rmsNorm(x, w, 1e-5), reference('rmsNorm', { eps: 1e-5 }), [{ shape: [2, 300] }, { shape: [300] }], {
       gradTol: 2e-3,

@@ -14,3 +14,5 @@ export * from './cross-entropy';
 export * from './dropout';
 export * from './cast';
 export * from './matmul-template';
+export * from './flash-attention';
+export * from './linear-cross-entropy';

@@ -1,35 +1,40 @@
 /**
- * RMSNorm as Llama and Qwen2 compute it: y = w · x / sqrt(mean(x²) + eps), in f32.
+ * RMSNorm as Llama and Qwen2 compute it: y = w · x / sqrt(mean(x²) + eps), in f32. The output may
+ * be stored in another float dtype than the input (an f32 residual stream feeding f16 matmuls
+ * under fp16 mixed precision), which saves a cast.
  */
 // x: [..., D], w: [D] -> y: [..., D]
 import { defineOp, type CpuTensor } from '../op';
 import { Tensor, empty } from '../tensor';
 import { launch, grid1d } from '../wgsl';
-import { WGSL_TYPE } from '../dtype';
+import { WGSL_TYPE, type DType } from '../dtype';
+import { f16BitsToF32, f32Bits, f32BitsToF16Bits } from '../io/dtype-codecs';
 import { ShapeError } from '../errors';
 import { sum } from './reduce';
 import { ROW_MAX_SUM } from './softmax';
 
 interface RmsAttrs {
   eps: number;
+  /** Output dtype; default the input's. */
+  out?: DType;
 }
 
 // Row reductions shared with softmax: one workgroup per row, tree sum in shared memory.
 const ROW_REDUCE = ROW_MAX_SUM;
 
-function rmsGpu(x: Tensor, w: Tensor, eps: number): Tensor {
+function rmsGpu(x: Tensor, w: Tensor, eps: number, out: DType): Tensor {
   const D = x.shape[x.rank - 1]!;
   if (w.rank !== 1 || w.shape[0] !== D) throw new ShapeError(`rmsNorm: weight [${w.shape}] does not match last dim ${D} of [${x.shape}]`);
   const rows = x.size / D;
-  const y = empty(x.shape, x.dtype, x.dev);
-  const T = WGSL_TYPE[x.dtype];
+  const y = empty(x.shape, out, x.dev);
+  const T = WGSL_TYPE[out];
   launch(
     {
       name: 'rmsnorm',
       bindings: [
         { name: 'x', dtype: x.dtype },
         { name: 'w', dtype: w.dtype },
-        { name: 'y', dtype: x.dtype, access: 'read_write' },
+        { name: 'y', dtype: out, access: 'read_write' },
       ],
       uniforms: [
         ['D', 'u32'],
@@ -100,7 +105,7 @@ for (var i = lid.x; i < u.D; i += WG) {
   return [gx, sum(gwRows, [0])];
 }
 
-function rmsCpu([x, w]: CpuTensor[], { eps }: RmsAttrs): CpuTensor {
+function rmsCpu([x, w]: CpuTensor[], { eps, out: o }: RmsAttrs): CpuTensor {
   const D = x!.shape[x!.shape.length - 1]!;
   const out = new Float64Array(x!.data.length);
   for (let r = 0; r < x!.data.length / D; r++) {
@@ -109,13 +114,15 @@ function rmsCpu([x, w]: CpuTensor[], { eps }: RmsAttrs): CpuTensor {
     const inv = 1 / Math.sqrt(ss / D + eps);
     for (let i = 0; i < D; i++) out[r * D + i] = w!.data[i]! * x!.data[r * D + i]! * inv;
   }
+  // An f16 output is rounded as the GPU stores it.
+  if (o === 'f16') for (let i = 0; i < out.length; i++) out[i] = f16BitsToF32(f32BitsToF16Bits(f32Bits(out[i]!)));
   return { shape: x!.shape, data: out };
 }
 
 export const rmsOp = /* @__PURE__ */ defineOp<RmsAttrs>({
   name: 'rmsNorm',
   cpu: rmsCpu,
-  gpu: ([x, w], { eps }) => rmsGpu(x!, w!, eps),
+  gpu: ([x, w], { eps, out }) => rmsGpu(x!, w!, eps, out ?? x!.dtype),
   backward: (gy, { saved: [x, w], attrs, needs }) => {
     const [gx, gw] = rmsBackward(gy, x!, w!, attrs.eps, needs[1]!);
     return [gx, gw];
@@ -130,6 +137,6 @@ export const rmsOp = /* @__PURE__ */ defineOp<RmsAttrs>({
  * const h = rmsNorm(x, inputLayernormWeight, 1e-6);
  * ```
  */
-export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
-  return rmsOp([x, weight], { eps });
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6, out?: DType): Tensor {
+  return rmsOp([x, weight], out && out !== x.dtype ? { eps, out } : { eps });
 }

@@ -11,6 +11,12 @@ export interface BatchInput {
   attentionMask?: number[][] | Int32Array[];
   /** Same shape as inputIds; −100 where no loss is taken. Shifted internally, as transformers does. */
   labels?: number[][] | Int32Array[];
+  /**
+   * Padding-free packing (trl's padding_free / bfd): several samples share a row and each one's
+   * positions restart at 0. A position 0 starts a new sample: tokens attend only within their
+   * sample (flash attention's segments), and no loss is taken across a boundary. Training only.
+   */
+  positionIds?: number[][] | Int32Array[];
 }
 
 export interface PreparedBatch {
@@ -22,6 +28,8 @@ export interface PreparedBatch {
   mask?: Int32Array;
   maskLen: number;
   labels?: Int32Array;
+  /** [B, T] sample index within each row, with positionIds. */
+  segments?: Int32Array;
 }
 
 // Masks of earlier decode steps, kept per cache so positions continue from the prompt.
@@ -57,6 +65,22 @@ export function prepareBatch(o: BatchInput & { cache?: object }, vocab: number, 
       if (s >= past) positions[b * T + s - past] = m ? c - 1 : 1;
     });
   });
+  let segments: Int32Array | undefined;
+  if (o.positionIds) {
+    if (o.cache || past > 0) throw new ValueError('forward: positionIds (packed samples) cannot be used with a KV cache');
+    segments = new Int32Array(B * T);
+    o.positionIds.forEach((r, b) => {
+      if (r.length !== T) throw new ShapeError(`forward: positionIds row ${b} has ${r.length} entries, expected ${T}`);
+      let seg = -1;
+      for (let t = 0; t < T; t++) {
+        const p = r[t]!;
+        if (!Number.isInteger(p) || p < 0) throw new ValueError(`forward: positionIds[${b}][${t}] = ${p} must be a non-negative integer`);
+        if (p === 0 || seg < 0) seg++;
+        positions[b * T + t] = p;
+        segments![b * T + t] = seg;
+      }
+    });
+  }
   const padded = full.some((r) => r.some((m) => m === 0));
   const maskLen = capacity ?? past + T;
   let mask: Int32Array | undefined;
@@ -72,7 +96,9 @@ export function prepareBatch(o: BatchInput & { cache?: object }, vocab: number, 
       // A prediction made at a padding position is meaningless (its query attends to nothing):
       // it takes no loss, even where the caller labelled the token after it.
       for (let t = 0; t + 1 < T; t++) labels![b * T + t] = newMask[b]![t] ? r[t + 1]! : -100;
+      // The last token of a packed sample does not predict the next sample's first.
+      if (segments) for (let t = 0; t + 1 < T; t++) if (segments[b * T + t + 1] !== segments[b * T + t]) labels![b * T + t] = -100;
     });
   }
-  return { B, T, ids, positions, mask, maskLen, labels };
+  return { B, T, ids, positions, mask, maskLen, labels, segments };
 }

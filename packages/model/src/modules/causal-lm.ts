@@ -57,6 +57,12 @@ export class CausalLM {
    * generation_config.json into it; the options of each call override it.
    */
   generationConfig: GenerationConfig | null = null;
+  /**
+   * Dtype of activations in matmuls, attention and the MLP ('f16': fp16 mixed precision, f32
+   * accumulation inside every kernel). The residual stream, norms' statistics, the loss and every
+   * weight stay f32, as with peft + torch.autocast; see {@link setComputeDtype}.
+   */
+  computeDtype: 'f32' | 'f16' = 'f32';
 
   constructor(
     readonly config: ModelConfig,
@@ -75,6 +81,17 @@ export class CausalLM {
     return this.embedTokens.shape[0]!;
   }
 
+  /**
+   * Sets the compute dtype of training and evaluation forwards (decoding with a KV cache stays
+   * f32). 'f16' needs the adapter's shader-f16 feature.
+   */
+  setComputeDtype(d: 'f32' | 'f16'): void {
+    if (d === 'f16' && !this.dev.info.f16) {
+      throw new ShapeError(`fp16 needs the adapter's shader-f16 feature, which ${this.dev.info.description || 'this adapter'} lacks: train in f32`);
+    }
+    this.computeDtype = d;
+  }
+
   /** Runs the model; with `labels`, also the shifted next-token loss as transformers computes it. */
   forward(o: ForwardOptions): ForwardOutput {
     const past = o.cache?.length ?? 0;
@@ -86,13 +103,17 @@ export class CausalLM {
       const ids = tensor(batch.ids, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
       const positions = tensor(batch.positions, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
       const mask = batch.mask ? tensor(batch.mask, [batch.B, batch.maskLen], { dtype: 'i32', dev: this.dev }) : undefined;
+      const segments = batch.segments ? tensor(batch.segments, [batch.B, batch.T], { dtype: 'i32', dev: this.dev }) : undefined;
       let h = embedding(this.embedTokens, ids);
+      const compute = o.cache ? undefined : this.computeDtype;
       this.layers.forEach((layer, i) => {
         const cache = o.cache?.layers[i];
-        // Positions and mask go through checkpoint() as inputs so the tape keeps them for the re-run.
-        const run = (x: Tensor, pos: Tensor, m?: Tensor) => layer.forward(x, this.rotary, { positions: pos, mask: m, cache });
-        const args = mask ? [h, positions, mask] : [h, positions];
-        h = this.gradientCheckpointing && !o.cache ? checkpoint(run as (...xs: Tensor[]) => Tensor, ...args) : run(h, positions, mask);
+        // Positions, mask and segments go through checkpoint() as inputs so the tape keeps them for the re-run.
+        const extra = [mask, segments].filter((t): t is Tensor => !!t);
+        const run = (x: Tensor, pos: Tensor, ...rest: Tensor[]) =>
+          layer.forward(x, this.rotary, { positions: pos, mask: mask && rest[0], segments: segments && rest[mask ? 1 : 0], cache, compute });
+        const args = [h, positions, ...extra];
+        h = this.gradientCheckpointing && !o.cache ? checkpoint(run as (...xs: Tensor[]) => Tensor, ...args) : run(h, positions, ...extra);
       });
       if (o.lastOnly) {
         const last = tensor(
@@ -102,10 +123,12 @@ export class CausalLM {
         );
         h = embedding(h.reshape([batch.B * batch.T, -1]), last).reshape([batch.B, 1, -1]);
       }
-      h = rmsNorm(h, this.norm, this.config.rmsNormEps);
       const head = this.lmHead ?? this.embedTokens;
       const out: ForwardOutput = {};
       const wantLogits = !batch.labels || o.lastOnly || o.returnLogits;
+      // Logits asked for come out f32 (transformers upcasts them); the loss alone runs its lm_head
+      // products in the compute dtype.
+      h = rmsNorm(h, this.norm, this.config.rmsNormEps, wantLogits ? h.dtype : compute);
       if (wantLogits) {
         const bytes = batch.B * (o.lastOnly ? 1 : batch.T) * this.vocabSize * 4;
         if (bytes > this.dev.gpu.limits.maxStorageBufferBindingSize) {

@@ -4,7 +4,7 @@
  * h = h + down_proj(silu(gate_proj(ln2 h)) · up_proj(ln2 h))
  */
 // h: [B, T, D]; q: [B, T, Hq, Dh]; k/v: [B, T, Hkv, Dh]
-import { add, attention, rmsNorm, swiglu, type RotaryTables, type Tensor } from '@q/core';
+import { add, attention, cast, rmsNorm, swiglu, type RotaryTables, type Tensor } from '@q/core';
 import type { LinearLike } from './linear';
 import type { ModelConfig } from '../config';
 import type { LayerCache } from './kv-cache';
@@ -18,6 +18,13 @@ export interface LayerInputs {
   /** [B, S] i32, 1 where a key may be attended; absent when nothing is padded. */
   mask?: Tensor;
   cache?: LayerCache;
+  /** [B, T] i32 sample index of each token (padding-free packing): attention stays within a sample. */
+  segments?: Tensor;
+  /**
+   * Dtype of the matmul inputs and outputs (fp16: 'f16'); the residual stream h stays in its own
+   * dtype (f32), as with peft + autocast after prepare_model_for_kbit_training. Default h's dtype.
+   */
+  compute?: 'f32' | 'f16';
 }
 
 export class DecoderLayer {
@@ -31,7 +38,10 @@ export class DecoderLayer {
   forward(h: Tensor, rot: RotaryTables, io: LayerInputs): Tensor {
     const { numAttentionHeads: Hq, numKeyValueHeads: Hkv, headDim: Dh, rmsNormEps: eps } = this.cfg;
     const [B, T] = h.shape as [number, number, number];
-    const x = rmsNorm(h, this.inputLayernorm, eps);
+    const cd = io.compute ?? h.dtype;
+    // Projection outputs join the residual stream in its dtype.
+    const toH = (t: Tensor) => (t.dtype === h.dtype ? t : cast(t, h.dtype));
+    const x = rmsNorm(h, this.inputLayernorm, eps, cd);
     let q = this.proj.q_proj.forward(x).reshape([B, T, Hq, Dh]);
     let k = this.proj.k_proj.forward(x).reshape([B, T, Hkv, Dh]);
     let v = this.proj.v_proj.forward(x).reshape([B, T, Hkv, Dh]);
@@ -41,11 +51,11 @@ export class DecoderLayer {
     if (io.cache) {
       ({ k, v, kvLen } = io.cache.append(k, v));
     }
-    const a = attention(q, k, v, { mask: io.mask, causal: true, kvLen }).reshape([B, T, Hq * Dh]);
-    h = add(h, this.proj.o_proj.forward(a));
-    const y = rmsNorm(h, this.postAttentionLayernorm, eps);
+    const a = attention(q, k, v, { mask: io.mask, causal: true, kvLen, segments: io.segments }).reshape([B, T, Hq * Dh]);
+    h = add(h, toH(this.proj.o_proj.forward(a)));
+    const y = rmsNorm(h, this.postAttentionLayernorm, eps, cd);
     const m = swiglu(this.proj.gate_proj.forward(y), this.proj.up_proj.forward(y));
-    return add(h, this.proj.down_proj.forward(m));
+    return add(h, toH(this.proj.down_proj.forward(m)));
   }
 
   namedParameters(prefix: string): [string, Tensor][] {

@@ -3,7 +3,7 @@
  * Anything with this interface can sit in a projection slot: a dense layer, an NF4 layer, or a
  * LoRA wrapper around either.
  */
-import { add, matmul, type Tensor } from '@q/core';
+import { add, cast, matmul, type Tensor } from '@q/core';
 
 export interface LinearLike {
   readonly inFeatures: number;
@@ -25,9 +25,10 @@ export class Linear implements LinearLike {
   ) {
     [this.outFeatures, this.inFeatures] = weight.shape as [number, number];
   }
+  /** Computes in x's dtype: an f32 weight meets f16 activations cast to f16, as under autocast. */
   forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight, { transB: true });
-    return this.bias ? add(y, this.bias) : y;
+    const y = matmul(x, cast(this.weight, x.dtype), { transB: true });
+    return this.bias ? add(y, cast(this.bias, x.dtype)) : y;
   }
   namedParameters(): [string, Tensor][] {
     return this.bias ? [['weight', this.weight], ['bias', this.bias]] : [['weight', this.weight]];

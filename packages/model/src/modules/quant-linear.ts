@@ -2,7 +2,7 @@
  * A projection whose frozen weight is 4-bit (NF4/FP4, bitsandbytes' layout) and is read by the
  * fused kernel directly: y = x·Wᵀ + b without a dense W. It is what QLoRA's LoRA layers wrap.
  */
-import { add, keep, tensor, type QDevice, type Tensor } from '@q/core';
+import { add, cast, keep, tensor, type QDevice, type Tensor } from '@q/core';
 import {
   Nf4Weight, nf4Linear, quantizeOnGpu, validateBitsAndBytesConfig, dequantizeOnGpu, fromBnbTensors, toBnbTensors,
   type BitsAndBytesConfig, type RawTensor,
@@ -21,7 +21,7 @@ export class QuantLinear implements LinearLike {
   }
   forward(x: Tensor): Tensor {
     const y = nf4Linear(x, this.weight4);
-    return this.bias ? add(y, this.bias) : y;
+    return this.bias ? add(y, cast(this.bias, y.dtype)) : y;
   }
   /** Dense parameters only; the 4-bit weight is counted by {@link logicalParameters}. */
   namedParameters(): [string, Tensor][] {

@@ -15,6 +15,8 @@ export interface Example {
   inputIds: number[];
   /** −100 where no loss is taken. */
   labels: number[];
+  /** Packed ('bfd'): positions restarting at 0 at each sample, so samples do not see each other. */
+  positionIds?: number[];
 }
 
 export interface TokenizeOptions {

@@ -8,7 +8,7 @@ import { readSafetensors, serializeSafetensors, FormatError, type SafetensorsEnt
 import { atomicWriteFile, fileSource, pathExists, readJsonFile, removeFolderAtomic, writeFolderAtomic, writeModelFiles, type CausalLM } from '@q/model';
 import { nodeModules } from '@q/model';
 import { writeAdapterFiles, assertFiniteTensors, PeftModel } from '@q/lora';
-import type { AdamW, AdamWStateDict } from '@q/optim';
+import type { AdamW, AdamWStateDict, GradScaler } from '@q/optim';
 import type { LogEntry } from './loss-plot';
 
 export interface TrainerState {
@@ -19,6 +19,8 @@ export interface TrainerState {
   logHistory: LogEntry[];
   maxSteps: number;
   numTrainEpochs: number;
+  /** Learning-rate schedule position: optimizer steps that ran (fp16 overflow skips do not count). Default globalStep. */
+  lrStep?: number;
 }
 
 // Node built-ins through @q/model's loader, so a browser bundle of this package still builds.
@@ -31,6 +33,7 @@ export async function saveCheckpoint(
   state: TrainerState,
   args: Record<string, unknown>,
   saveTotalLimit: number | null,
+  scaler: GradScaler | null = null,
 ): Promise<string> {
   const { path } = await node();
   const final = path.join(outputDir, `checkpoint-${state.globalStep}`);
@@ -60,12 +63,14 @@ export async function saveCheckpoint(
           num_train_epochs: state.numTrainEpochs,
           log_history: state.logHistory,
           q_batch_in_epoch: state.batchInEpoch,
+          q_lr_step: state.lrStep ?? state.globalStep,
         },
         null,
         2,
       ),
     );
     await atomicWriteFile(path.join(tmp, 'training_args.json'), JSON.stringify(args, null, 2));
+    if (scaler?.enabled) await atomicWriteFile(path.join(tmp, 'scaler.json'), JSON.stringify(scaler.stateDict(), null, 2));
   });
   if (saveTotalLimit !== null && saveTotalLimit > 0) {
     const all = await listCheckpoints(outputDir);
@@ -100,7 +105,7 @@ async function readWeightsInto(file: string, params: Map<string, Tensor>, rename
 }
 
 /** Restores weights and optimizer moments from a checkpoint and returns the trainer state. */
-export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, opt: AdamW): Promise<TrainerState> {
+export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, opt: AdamW, scaler: GradScaler | null = null): Promise<TrainerState> {
   const { path } = await node();
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!(await pathExists(stateFile))) throw new FormatError(stateFile, 'missing: not a checkpoint folder of this trainer');
@@ -125,6 +130,8 @@ export async function loadCheckpoint(dir: string, model: PeftModel | CausalLM, o
   } finally {
     await src.close();
   }
+  const scalerFile = path.join(dir, 'scaler.json');
+  if (scaler?.enabled && (await pathExists(scalerFile))) scaler.loadStateDict((await readJsonFile(scalerFile)) as Record<string, number>);
   return validTrainerState(st, stateFile);
 }
 
@@ -147,5 +154,6 @@ export function validTrainerState(st: Record<string, unknown>, file: string): Tr
     logHistory: log as LogEntry[],
     maxSteps: int('max_steps', st.max_steps, 0),
     numTrainEpochs: num('num_train_epochs', st.num_train_epochs),
+    lrStep: int('q_lr_step', st.q_lr_step ?? st.global_step, 0),
   };
 }

@@ -2,7 +2,7 @@
  * SFTTrainer: trl's supervised fine-tuning loop on @q. The loop reads like llm.c's:
  * batch → forward → loss → backward (× accumulation) → clip → step → zero → log.
  */
-import { backward, keep, noGrad, tidy, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
+import { backward, keep, noGrad, scale, tidy, zeros, Rng, ConfigError, ValueError, type Tensor } from '@q/core';
 import { addInPlace } from '@q/core/kernel';
 import type { AutoTokenizer, CausalLM } from '@q/model';
 import { atomicWriteFile, nodeModules, lockDir, recoverFolder, recoverFolders } from '@q/model';
@@ -10,13 +10,14 @@ import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';
 import { validateSftConfig, adamWFromArgs, scheduleFromArgs, type SFTConfig } from '../args';
 import { Dataset } from '../dataset';
-import { tokenizeRows, collate, packExamples, type Example } from '../data';
+import { tokenizeRows, collate, packExamples, packBfd, type Example } from '../data';
 import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint';
 import { NonFiniteGuard } from './nonfinite-guard';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
 import { lossPlotSvg, type LogEntry } from './loss-plot';
 import { detectMpiLaunch, GradientSync, microBatchesPerStep, openWorld, shardMicroBatches, type Communicator } from '../distributed';
 import type { TrainerCallback } from './callbacks';
+import { resolvePrecision, type Precision } from './mixed-precision';
 
 type Rows = Dataset<Record<string, unknown>> | Record<string, unknown>[];
 
@@ -76,6 +77,8 @@ export class SFTTrainer {
   private comm: Communicator | null;
   /** Data-parallel ranks and this process's rank, known from the launch before MPI starts. */
   private world: { rank: number; size: number };
+  /** What fp16/bf16 do here (compute dtype, loss scaler); `precision.description` says it in words. */
+  readonly precision: Precision;
 
   constructor(o: SFTTrainerOptions) {
     this.warn = o.warn ?? ((m) => console.warn(`[q/sft] ${m}`));
@@ -84,11 +87,6 @@ export class SFTTrainer {
     if (o.datasetTextField !== undefined) raw.datasetTextField = o.datasetTextField;
     if (o.packing !== undefined) raw.packing = o.packing;
     this.args = validateSftConfig(raw, { warn: this.warn });
-    if (raw.fp16 === true || raw.bf16 === true) {
-      // NOTE: mixed precision is not implemented yet: activations and LoRA weights stay f32 (the
-      // 4-bit base is dequantized inside the kernels), so the flag changes nothing but is accepted.
-      this.warn(`${raw.fp16 === true ? 'fp16' : 'bf16'}=true is accepted, but @q trains in f32 for now (the base stays 4-bit)`);
-    }
     this.tokenizer = o.tokenizer;
     const base = o.model;
     if (o.peftConfig) {
@@ -99,6 +97,7 @@ export class SFTTrainer {
       if (!(base instanceof PeftModel)) for (const [, t] of base.namedParameters()) t.requiresGrad = true;
     }
     const cm = this.causal();
+    this.precision = resolvePrecision(this.args, cm, this.warn);
     if (this.args.gradientCheckpointing) cm.gradientCheckpointingEnable();
     cm.useCache = false;
     const pad = o.tokenizer.padTokenId ?? o.tokenizer.eosTokenId;
@@ -121,7 +120,8 @@ export class SFTTrainer {
       this.warn('pad token == eos token: padding is masked by the attention mask, not by token id, so eos labels are kept and the model still learns to stop');
     }
     if (tr.report.truncated) this.warn(`${tr.report.truncated} examples were truncated to maxLength ${this.args.maxLength}`);
-    this.trainSet = this.args.packing && this.args.maxLength ? packExamples(tr.examples, this.args.maxLength) : tr.examples;
+    const maxLen = this.args.maxLength;
+    this.trainSet = !this.args.packing || !maxLen ? tr.examples : this.args.packingStrategy === 'bfd' ? packBfd(tr.examples, maxLen) : packExamples(tr.examples, maxLen);
     if (this.trainSet.length === 0) {
       throw new ValueError(
         `none of the ${tr.report.rows} training rows has a token to learn: every label is masked (check completion_only_loss / assistant_only_loss and the chat template's {% generation %} markers)`,
@@ -218,8 +218,9 @@ export class SFTTrainer {
     for (const w of warnings) this.warn(w);
     const opt = new AdamW(params, adamCfg);
     const schedule = scheduleFromArgs(args, this.state.maxSteps);
+    const scaler = this.precision.scaler;
     let lastCheckpoint: string | null = null;
-    const guard = new NonFiniteGuard({ lossScaling: false, lastGood: () => lastCheckpoint });
+    const guard = new NonFiniteGuard({ lossScaling: !!scaler, lastGood: () => lastCheckpoint });
     // transformers reads logging/eval/save steps below 1 as a fraction of all steps.
     const ratio = (x: number) => (x > 0 && x < 1 ? Math.ceil(this.state.maxSteps * x) : x);
     const saveSteps = ratio(args.saveSteps);
@@ -228,7 +229,7 @@ export class SFTTrainer {
     if (resume) {
       const dir = resume === true ? (await listCheckpoints(args.outputDir)).pop() : String(resume);
       if (!dir) throw new ValueError(`resumeFromCheckpoint: no checkpoint-* folder in ${args.outputDir}`);
-      const saved = await loadCheckpoint(dir, this.model, opt);
+      const saved = await loadCheckpoint(dir, this.model, opt, this.precision.scaler);
       // transformers: max_steps and the epochs come from the current arguments, not the checkpoint,
       // so a run resumed with a larger max_steps trains on to it.
       this.state = { ...saved, maxSteps: this.state.maxSteps, numTrainEpochs: this.state.numTrainEpochs };
@@ -275,8 +276,9 @@ export class SFTTrainer {
           const k = mine[i]! - first;
           if (this.model instanceof PeftModel) this.model.seedDropout(args.seed * 7919 + this.state.globalStep * 131 + k);
           tidy(() => {
-            const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, lossNormalizer: Math.max(numItems!, 1) });
-            backward(out.loss!);
+            const out = this.model.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, labels: b.labels, positionIds: b.positionIds, lossNormalizer: Math.max(numItems!, 1) });
+            // fp16: backward from the scaled loss; the step divides by the scale again.
+            backward(scaler ? scale(out.loss!, scaler.getScale()) : out.loss!);
             addInPlace(stepLoss, out.loss!);
           });
         });
@@ -284,11 +286,14 @@ export class SFTTrainer {
         tokWindow += stepTokens!;
         // Sum across ranks once per optimizer step, after accumulation; clipping sees the sum.
         await sync.allreduce(opt.parameters(), [stepLoss]);
+        // Unscaling is folded into the norm and the update (1/scale is a power of two: exact).
+        const inv = scaler ? scaler.invScale() : 1;
         // max_grad_norm 0 turns clipping off (transformers); the norm is still measured for the guard.
-        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : 3.4e38);
+        const clip = clipGradNorm(opt.parameters(), args.maxGradNorm > 0 ? args.maxGradNorm : 3.4e38, { gradScale: inv });
         const [gradNorm, loss] = await Promise.all([clip.read(), stepLoss.item()]);
         stepLoss.release();
-        const lr = schedule(this.state.globalStep);
+        const lrStep = this.state.lrStep ?? this.state.globalStep;
+        const lr = schedule(lrStep);
         let verdict: 'update' | 'skip';
         try {
           verdict = guard.check(this.state.globalStep + 1, loss, gradNorm);
@@ -297,8 +302,12 @@ export class SFTTrainer {
           opt.zeroGrad();
           throw e;
         }
-        if (verdict === 'update') opt.step({ lr, gradScale: clip.coef });
-        else this.warn(`step ${this.state.globalStep + 1}: gradient norm is ${gradNorm}; the update was skipped`);
+        if (verdict === 'update') opt.step(scaler ? { lr, gradScale: inv, gradScaleTensor: clip.coef } : { lr, gradScale: clip.coef });
+        else if (!scaler) this.warn(`step ${this.state.globalStep + 1}: gradient norm is ${gradNorm}; the update was skipped`);
+        // GradScaler: an overflow skips the step and halves the scale, and the schedule waits
+        // (transformers steps its scheduler only when the optimizer step ran).
+        const ran = scaler ? scaler.update(verdict === 'skip') : true;
+        this.state.lrStep = ran ? lrStep + 1 : lrStep;
         clip.release();
         opt.zeroGrad();
         this.state.globalStep++;
@@ -349,7 +358,7 @@ export class SFTTrainer {
         // The last step's checkpoint (and a stopped run's) is written once, after the loop.
         if (lead && save && step < this.state.maxSteps && !stop) {
           await this.checkWeights(guard, step);
-          lastCheckpoint = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+          lastCheckpoint = await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit, scaler);
           this.progress.log(`saved ${lastCheckpoint}`);
         }
         if (stop) {
@@ -363,7 +372,7 @@ export class SFTTrainer {
         await log({ step: this.state.globalStep, epoch: this.state.epoch, eval_loss: ev.evalLoss });
       }
       await this.checkWeights(guard, this.state.globalStep);
-      if (lead && args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit);
+      if (lead && args.saveStrategy !== 'no') await saveCheckpoint(args.outputDir, this.model, opt, this.state, { ...args }, args.saveTotalLimit, scaler);
     } catch (e) {
       // One rank's failure ends the job, or the others would wait forever in their next all-reduce.
       if (comm.size > 1) comm.abort(1, `[q/sft] rank ${comm.rank}: ${(e as Error).stack ?? e}`);

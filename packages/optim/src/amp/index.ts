@@ -1,0 +1,1 @@
+export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler';
