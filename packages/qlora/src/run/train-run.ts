@@ -8,7 +8,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
-import { loadDataset, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
+import { loadDataset, lossPlotSvg, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath } from '../builtin';
 import type { TrainConfig } from '../config';
 import { note, say, type CliIO } from './io';
@@ -170,6 +170,9 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
       say(io, `\nheld-out (${evalAfter.rows} rows)${evalBefore ? ` before: ${evalLine(evalBefore)}` : ''}`);
       say(io, `held-out (${evalAfter.rows} rows) after:  ${evalLine(evalAfter)}`);
       await writeFile(join(out, 'eval_results.json'), `${JSON.stringify({ before: evalBefore, after: evalAfter }, null, 2)}\n`);
+      // The held-out loss before (step 0) and after training goes on the plot as the eval line.
+      const points = [...(evalBefore ? [{ step: 0, eval_loss: evalBefore.loss }] : []), { step: result.globalStep, eval_loss: evalAfter.loss }];
+      await writeFile(join(out, 'loss.svg'), lossPlotSvg([...trainer.state.logHistory, ...points], 'training loss and held-out loss'));
     }
     const lossPlot = join(out, 'loss.svg');
     say(io, `\nloss plot: ${lossPlot}`);
