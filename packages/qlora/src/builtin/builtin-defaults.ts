@@ -38,7 +38,7 @@ export const BUILTIN_OUTPUT_DIR = join(tmpdir(), 'qlora-demo');
 
 /**
  * Training settings that teach the built-in model the tour guide's reply in about a minute of
- * training on a 2-core CPU (the loss is near zero by step 10): a high learning rate for LoRA (the
+ * training on a 2-core CPU (the training loss is near zero by step 10): a high learning rate for LoRA (the
  * task is a reply format, not new knowledge), loss on the assistant turns only (the replies are what changes), no gradient
  * checkpointing (the model is small; recomputing would only cost time), and no periodic eval (the
  * `eval` section measures the held-out rows before and after).
@@ -52,7 +52,7 @@ export function builtinTraining(_withEval = false): Record<string, unknown> {
     learningRate: 3e-3,
     lrSchedulerType: 'cosine',
     warmupSteps: 2,
-    maxSteps: 12,
+    maxSteps: 20,
     loggingSteps: 2,
     // The `eval` section measures the held-out rows before and after; no eval in between.
     evalStrategy: 'no',

