@@ -64,11 +64,14 @@ async function roundTo(w: Tensor, dtype: MergeDtype): Promise<Float32Array> {
  */
 export async function foldDeltas(model: CausalLM, deltas: Map<string, LoraDelta[]>, o: MergeOptions = {}): Promise<MergeReport> {
   const dtype = o.dtype ?? 'float32';
-  const slots = model.linearSlots().filter((s) => deltas.has(s.name));
+  // Without requantize the result is dense throughout: 4-bit layers the adapter did not touch are
+  // dequantized too (with no delta), or the merged model would mix 4-bit and dense layers and a
+  // full-precision save would have no dense weight to write for them.
+  const slots = model.linearSlots().filter((s) => deltas.has(s.name) || (!o.requantize && s.get() instanceof QuantLinear));
   const merged = new Map<string, Float32Array>();
   // Compute everything first, so a non-finite weight leaves the model untouched (safe merge).
   for (const slot of slots) {
-    const w = keep(foldedWeight(slot.get(), deltas.get(slot.name)!));
+    const w = keep(foldedWeight(slot.get(), deltas.get(slot.name) ?? []));
     const data = await roundTo(w, dtype);
     w.release();
     if (o.safeMerge ?? true) {
@@ -111,7 +114,7 @@ export async function foldDeltas(model: CausalLM, deltas: Map<string, LoraDelta[
     slot.set(next);
   }
   for (const [, t] of model.namedParameters()) t.requiresGrad = false;
-  const report: MergeReport = { layers: slots.length, dtype };
+  const report: MergeReport = { layers: slots.filter((sl) => deltas.has(sl.name)).length, dtype };
   if (o.requantize) report.requantizeError = { maxAbs, meanAbs: count ? sumAbs / count : 0 };
   return report;
 }

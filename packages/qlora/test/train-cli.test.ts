@@ -62,7 +62,7 @@ describe('qlora CLI end to end', () => {
     expect(ev.before.samples).toHaveLength(2);
     expect(ev.after.loss).toBeGreaterThan(0);
     expect(io.out()).toMatch(/trainable params: [\d,]+ \|\| all params/);
-    expect(io.out()).toMatch(/BEFORE training[^]*AFTER training \(merged model\)/);
+    expect(io.out()).toMatch(/BEFORE training[^]*AFTER training \(4-bit base \+ LoRA\)/);
     expect(io.out()).toContain(`loss plot: ${join(out, 'loss.svg')}`);
   }, 120_000);
 
@@ -110,7 +110,7 @@ describe('qlora CLI end to end', () => {
     );
     const io = await qlora(['eval', '--data', data, '--json', join(dir, 'eval.json')]);
     // The built-in model knows Peru's capital (a trained pair), and Japan's currency is not the Euro.
-    expect(io.out()).toMatch(/ok {2}Q: What is the capital of Peru\?\n {7}A: "The capital of Peru is Lima\."/);
+    expect(io.out()).toMatch(/ok {3}Q: What is the capital of Peru\?\n {7}A: "The capital of Peru is Lima\."/);
     expect(io.out()).toMatch(/exact match: 1\/2 \(50\.0%\)/);
     const r = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     expect(r.rows).toBe(2);
