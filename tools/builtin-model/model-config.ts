@@ -1,6 +1,6 @@
 /**
  * The built-in model's architecture: Llama (TinyLlama's family) at a size whose f16 weights stay
- * under 30 MB with the Llama-2 vocabulary. Tied embeddings: the 32,000 x 256 table is most of the
+ * under 30 MB with a 32,000-token vocabulary. Tied embeddings: the 32,000 x 256 table is most of the
  * weights, and tying stores it once.
  */
 export const BUILTIN_LLAMA_CONFIG = Object.freeze({
