@@ -6,8 +6,9 @@
  *   npm start -w @q/examples-seed-pipeline -- --model path/to/Qwen2.5-0.5B-Instruct --data chat.jsonl
  *
  * --data takes JSON/JSONL/CSV/Parquet rows with a `messages` column, as ultrachat_200k has.
- * Without --model the built-in random-initialised Qwen2-architecture model is used, with a few
- * training steps only: it shows the pipeline running end to end, not a useful model.
+ * Without --model the built-in model is used (a small Llama trained by @q on country facts, with
+ * TinyLlama's chat format, the same format the seed trains in) and the built-in tour-guide set, for a
+ * few training steps: it shows the pipeline running end to end (`qlora train` trains it longer).
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -82,7 +83,7 @@ console.log(`1. ${formatted.length} rows; the first one formatted:\n${formatted.
 // ---------------------------------------------------------------------------------------------
 // from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 // model_name = "Qwen/Qwen2.5-0.5B-Instruct"
-const modelName = argv.model ?? 'built-in random-initialised Qwen2-architecture model';
+const modelName = argv.model ?? 'the built-in model (a small Llama trained by @q; TinyLlama\'s chat format)';
 // # 4-bit quantization configuration - Q in QLoRA
 // bnb_config = BitsAndBytesConfig(
 const bnbConfig: Partial<BitsAndBytesConfig> = {
@@ -112,7 +113,7 @@ model.useCache = false;
 // # Load LLaMA tokenizer
 // tokenizer = AutoTokenizer.from_pretrained(model_name, trust_remote_code=True)
 const tokenizer = builtin ? await builtinTokenizer() : await AutoTokenizer.fromPretrained(argv.model!);
-// # tokenizer.pad_token = "<PAD>"  → Qwen's pad token is <|endoftext|>; nothing to set
+// # tokenizer.pad_token = "<PAD>"  → the tokenizer's own pad token (Qwen: <|endoftext|>, the built-in: </s>); nothing to set
 // tokenizer.padding_side = "left"
 //   → not a setting in @q: the trainer pads on the right, generation on the left (users.md #5)
 console.log(`2. loaded ${modelName} in 4-bit (NF4, double quantization)`);
@@ -178,8 +179,9 @@ const trainingArguments: Partial<SFTConfig> = {
 };
 // )
 if (builtin || argv['max-steps']) {
-  // Not in the seed: the built-in model only shows the pipeline running, so a few steps will do.
-  Object.assign(trainingArguments, { maxSteps: Number(argv['max-steps'] ?? 3), loggingSteps: 1, learningRate: builtin ? 1e-2 : 2e-4 });
+  // Not in the seed: with the built-in model a few steps show the pipeline running (`qlora train`
+  // trains it long enough to learn its tour-guide reply).
+  Object.assign(trainingArguments, { maxSteps: Number(argv['max-steps'] ?? 3), loggingSteps: 1, learningRate: builtin ? 3e-3 : 2e-4 });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ peftModel.release();
 //     low_cpu_mem_usage=True,     → weights stream to the GPU tensor by tensor anyway
 //     device_map="auto",
 // )
-//   → the base in full precision (the built-in one is rebuilt from its seed), then the adapter
+//   → the base in full precision (the built-in one from its folder, packages/qlora/builtin), then the adapter
 const base = builtin ? await builtinModel() : await AutoModelForCausalLM.fromPretrained(argv.model!);
 const adapted = await loadAdapter(base, adapterDir);
 // # Merge LoRA and base model
@@ -257,7 +259,12 @@ const promptExample = `<|im_start|>system
 // print(pipe(prompt_example, max_new_tokens=50)[0]["generated_text"])
 const [generated] = await pipe(promptExample, { maxNewTokens: builtin ? 20 : 50 });
 console.log(`7. ${generated!.generated_text}`);
-if (builtin) console.log('(the built-in model was random-initialised and trained for a few steps: expect noise)');
+if (builtin) {
+  // The seed's prompt is in another chat format and language than the built-in model knows; a
+  // question in its own format shows what it learned.
+  const [own] = await pipe('<|user|>\nWhat is the capital of Peru?</s>\n<|assistant|>\n', { maxNewTokens: 16, doSample: false, returnFullText: false });
+  console.log(`7. (the built-in model, in its own format) What is the capital of Peru? -> ${JSON.stringify(String(own!.generated_text).trim())}`);
+}
 
 mergedModel.release();
 device().dispose();

@@ -15,7 +15,9 @@ import type { CharSpan, ChatTokenizer } from './types';
  * token, no mask would be right, so a ValueError says where.
  */
 export function spansToTokenMask(text: string, spans: CharSpan[], tokenizer: ChatTokenizer): { inputIds: number[]; mask: number[] } {
-  if (tokenizer.encodeWithOffsets) return maskFromOffsets(text, spans, tokenizer.encodeWithOffsets(text));
+  // No special tokens on either path: the rendered template already holds the ones it wants (as
+  // transformers' apply_chat_template tokenizes), so a tokenizer that adds BOS must not add it here.
+  if (tokenizer.encodeWithOffsets) return maskFromOffsets(text, spans, tokenizer.encodeWithOffsets(text, { addSpecialTokens: false }));
   const inputIds = tokenizer.encode(text, { addSpecialTokens: false });
   const cuts = [...new Set(spans.flat().filter((b) => b > 0 && b < text.length))].sort((a, b) => a - b);
   const tokenAt = tokenBoundariesBySegments(text, cuts, inputIds, tokenizer) ?? tokenBoundariesByPrefixes(text, cuts, inputIds, tokenizer);

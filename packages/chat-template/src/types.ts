@@ -59,7 +59,7 @@ export interface EncodeOptions {
  */
 export interface ChatTokenizer {
   encode(text: string, opts?: EncodeOptions): number[];
-  encodeWithOffsets?(text: string): { ids: number[]; offsets: [number, number][] };
+  encodeWithOffsets?(text: string, options?: { addSpecialTokens?: boolean }): { ids: number[]; offsets: [number, number][] };
 }
 
 /** A half-open character range `[start, end)` of the rendered text (UTF-16 indices). */

@@ -47,10 +47,21 @@ describe('mergeAndUnload', () => {
     const q = { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: true };
     const peft = getPeftModel(await AutoModelForCausalLM.fromConfig(cfg, { weights, quantizationConfig: q }), lora, { seed: 2 });
     const before = keep(peft.base.logits({ inputIds: ids }));
-    const { model } = await mergeAndUnload(peft, { dtype: 'float32' });
+    const { model, report: r1 } = await mergeAndUnload(peft, { dtype: 'float32' });
+    expect(r1.layers).toBe(6);
     const after = keep(model.logits({ inputIds: ids }));
     expect(maxRel(await after.read(), await before.read())).toBeLessThan(1e-5);
+    // The layers the adapter did not touch (k, o, gate, up) are dequantized too: the merged model
+    // is dense throughout, so its full-precision save has every weight and loads back the same.
+    for (const slot of model.linearSlots()) expect(slot.get(), slot.name).toBeInstanceOf(Linear);
+    const dir = mkdtempSync(join(tmpdir(), 'merge-4bit-'));
+    await saveMerged(model, dir, { dtype: 'float32' });
     model.release();
+    const loaded = await AutoModelForCausalLM.fromPretrained(dir);
+    const reloaded = keep(loaded.logits({ inputIds: ids }));
+    expect(maxRel(await reloaded.read(), await after.read())).toBeLessThan(1e-6);
+    reloaded.release();
+    loaded.release();
 
     const peft2 = getPeftModel(await AutoModelForCausalLM.fromConfig(cfg, { weights, quantizationConfig: q }), lora, { seed: 2 });
     const { model: m2, report } = await mergeAndUnload(peft2, { requantize: true });

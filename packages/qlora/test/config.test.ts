@@ -62,7 +62,7 @@ describe('parseTrainConfig', () => {
     expect(() => parseTrainConfig({ quantisation_config: {} }, quiet)).toThrow(ConfigError);
     expect(message(() => parseTrainConfig({ quantisation_config: {} }, quiet))).toMatch(/"quantisation_config".*did you mean "quantizationConfig"/);
     expect(message(() => parseTrainConfig({ lora_confg: {} }, quiet))).toMatch(/did you mean "lora"/);
-    expect(message(() => parseTrainConfig({ zzz: 1 }, quiet))).toMatch(/known fields are model, quantizationConfig, lora, training, dataset, merge, preview/);
+    expect(message(() => parseTrainConfig({ zzz: 1 }, quiet))).toMatch(/known fields are model, quantizationConfig, lora, training, dataset, merge, preview, eval/);
   });
 
   it('names the section and the field of a bad value, with the allowed values', () => {
@@ -83,15 +83,26 @@ describe('parseTrainConfig', () => {
     const d = parseTrainConfig({}, quiet);
     expect(d.builtin).toBe(true);
     expect(d.quantizationConfig).toMatchObject({ loadIn4bit: true, bnb4bitQuantType: 'nf4', bnb4bitUseDoubleQuant: true });
-    expect(d.lora).toMatchObject({ r: 16, targetModules: 'all-linear' });
+    expect(d.lora).toMatchObject({ r: 16, targetModules: ['v_proj', 'o_proj', 'down_proj'] });
     expect(d.training.outputDir).toBe(BUILTIN_OUTPUT_DIR);
-    expect(d.dataset.testSize).toBe(8);
-    expect(d.merge.enabled).toBe(true);
+    expect(d.dataset.testSize).toBe(16);
+    expect(d.merge.enabled).toBe(false);
+    // The eval section is on for the built-in model: held-out exact match before and after.
+    expect(d.eval).toMatchObject({ enabled: true, before: true, exactMatch: true, batchSize: 16 });
     const o = parseTrainConfig({ training: { max_steps: 2, output_dir: 'x' }, lora: { lora_alpha: 8 }, quantization_config: { bnb_4bit_quant_type: 'fp4' }, dataset: { test_size: 4 } }, quiet);
-    expect(o.training).toMatchObject({ maxSteps: 2, outputDir: 'x', learningRate: 1e-2 });
+    expect(o.training).toMatchObject({ maxSteps: 2, outputDir: 'x', learningRate: 3e-3 });
     expect(o.lora).toMatchObject({ r: 16, loraAlpha: 8 });
     expect(o.quantizationConfig?.bnb4bitQuantType).toBe('fp4');
     expect(o.dataset.testSize).toBe(4);
+  });
+
+  it('the eval section: off for a named model unless given, validated field by field', () => {
+    expect(parseTrainConfig({ model: 'm' }, quiet).eval.enabled).toBe(false);
+    expect(parseTrainConfig({ model: 'm', eval: true }, quiet).eval).toMatchObject({ enabled: true, maxNewTokens: 48, path: null });
+    expect(parseTrainConfig({ model: 'm', eval: { path: 'test.jsonl', exact_match: false, max_rows: 50 } }, quiet).eval).toMatchObject({ enabled: true, path: 'test.jsonl', exactMatch: false, maxRows: 50 });
+    expect(parseTrainConfig({ eval: false }, quiet).eval.enabled).toBe(false);
+    expect(message(() => parseTrainConfig({ eval: { max_new_tokens: 0 } }, quiet))).toMatch(/\[eval\].*maxNewTokens/);
+    expect(message(() => parseTrainConfig({ eval: { exact_macth: true } }, quiet))).toMatch(/exactMatch/);
   });
 
   it('splitSections keeps section names camelCase', () => {

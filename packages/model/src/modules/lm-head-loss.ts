@@ -1,10 +1,11 @@
 /**
- * lm_head and cross-entropy through @q/core's linearCrossEntropy: the logits of a 151k vocabulary
- * exist one row chunk at a time (forward, and backward, which rewrites a chunk's logits into their
- * gradient in place), and no buffer passes the adapter's binding limit (128 MiB on some).
+ * lm_head and cross-entropy through @q/core's linearCrossEntropy, over the rows that carry a label:
+ * the logits of a 151k vocabulary exist one row chunk at a time (forward, and backward, which
+ * rewrites a chunk's logits into their gradient in place), and no buffer passes the adapter's
+ * binding limit (128 MiB on some).
  */
 // h: [N, D] final hidden states, head: [V, D], labels: [N] (already shifted) -> loss []
-import { cast, linearCrossEntropy, tensor, type Tensor } from '@q/core';
+import { cast, embedding, linearCrossEntropy, tensor, type Tensor } from '@q/core';
 
 /** Rows per chunk so that a chunk's f32 logits stay within `maxBytes`. */
 export function lossChunkRows(vocab: number, maxBytes: number): number {
@@ -13,10 +14,17 @@ export function lossChunkRows(vocab: number, maxBytes: number): number {
 
 export function chunkedLmHeadLoss(h: Tensor, head: Tensor, labels: Int32Array, normalizer: number, maxBytes: number): Tensor {
   if (labels.every((l) => l === -100)) return tensor([0], [], { dev: h.dev });
-  const lab = tensor(labels, [labels.length], { dtype: 'i32', dev: h.dev });
+  // Only rows with a label go through lm_head: with assistant-only or completion-only loss most
+  // rows have none, and their logits would be computed (forward and backward) for nothing.
+  const valid: number[] = [];
+  labels.forEach((l, i) => {
+    if (l !== -100) valid.push(i);
+  });
+  const x = valid.length === labels.length ? h : embedding(h, tensor(Int32Array.from(valid), [valid.length], { dtype: 'i32', dev: h.dev }));
+  const lab = tensor(Int32Array.from(valid, (i) => labels[i]!), [valid.length], { dtype: 'i32', dev: h.dev });
   // Under fp16 the hidden states go up to the head's f32 rather than the head down to f16: an f16
   // copy of a tied 151936x896 head would add 272 MB to the peak (measured: 1.58 vs 1.28 GiB on the
   // H200) and buys no speed without tensor cores. The loss is f32 either way, as transformers'
   // logits.float().
-  return linearCrossEntropy(cast(h, head.dtype), head, lab, { normalizer, maxChunkBytes: maxBytes });
+  return linearCrossEntropy(cast(x, head.dtype), head, lab, { normalizer, maxChunkBytes: maxBytes });
 }

@@ -16,46 +16,51 @@ export const BUILTIN_QUANTIZATION = Object.freeze({
   bnb4bitComputeDtype: 'float32',
 });
 
-/** LoRA r=16 on every linear layer (QLoRA paper: all linear layers matter more than the rank). */
+/**
+ * LoRA r=16 on the layers that write into the residual stream (v, o, down) of every block: a
+ * reply format is an output-side change, and on a CPU adapter each LoRA product is a few small
+ * kernels whose launch cost, not arithmetic, dominates, so 12 LoRA layers train much faster than 28.
+ */
 export const BUILTIN_LORA = Object.freeze({
   r: 16,
   loraAlpha: 32,
   loraDropout: 0.0,
-  targetModules: 'all-linear',
+  targetModules: ['v_proj', 'o_proj', 'down_proj'],
   bias: 'none',
   taskType: 'CAUSAL_LM',
 });
 
-/** Rows of the built-in chat set held out for the eval loss and the before/after answers. */
-export const BUILTIN_TEST_SIZE = 8;
+/** Rows of the tour-guide set held out for the before/after answers and the exact-match score. */
+export const BUILTIN_TEST_SIZE = 16;
 
 /** Where the demo writes when the config names no output_dir: outside the working tree. */
 export const BUILTIN_OUTPUT_DIR = join(tmpdir(), 'qlora-demo');
 
 /**
- * Training settings that make the random-initialised model visibly learn the tiny chat set in
- * about two minutes on a 2-core CPU: a high learning rate (a random model has nothing to forget;
- * 2e-2 diverges), loss on the assistant turns only (the answers are what the preview shows), and
- * no gradient checkpointing (the model is small; recomputing would only cost time). The cost of a
- * step is the 151k-token output layer, so batches are small and steps many.
+ * Training settings that teach the built-in model the tour guide's reply in about a minute of
+ * training on a 2-core CPU (the training loss is near zero by step 10): a high learning rate for LoRA (the
+ * task is a reply format, not new knowledge), loss on the assistant turns only (the replies are what changes), no gradient
+ * checkpointing (the model is small; recomputing would only cost time), and no periodic eval (the
+ * `eval` section measures the held-out rows before and after).
  */
-export function builtinTraining(withEval: boolean): Record<string, unknown> {
+export function builtinTraining(_withEval = false): Record<string, unknown> {
   return {
     outputDir: BUILTIN_OUTPUT_DIR,
     perDeviceTrainBatchSize: 4,
     perDeviceEvalBatchSize: 8,
     gradientAccumulationSteps: 1,
-    learningRate: 1e-2,
+    learningRate: 3e-3,
     lrSchedulerType: 'cosine',
-    warmupSteps: 3,
-    maxSteps: 60,
-    loggingSteps: 5,
-    evalStrategy: withEval ? 'steps' : 'no',
-    evalSteps: 20,
+    warmupSteps: 2,
+    maxSteps: 20,
+    loggingSteps: 2,
+    // The `eval` section measures the held-out rows before and after; no eval in between.
+    evalStrategy: 'no',
+    bf16: false,
     saveStrategy: 'no',
     gradientCheckpointing: false,
     assistantOnlyLoss: true,
-    maxLength: 128,
+    maxLength: 96,
     seed: 0,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
-import { runChat, runGenerate, runInfo, runMerge, runQuantize, runTrainCommand } from '../commands';
+import { runChat, runEval, runGenerate, runInfo, runMerge, runQuantize, runTrainCommand } from '../commands';
 import { MERGE_DTYPES, type MergeSaveDtype } from '../config';
 import type { CliIO } from '../run/io';
 import { launchMpi } from '../run/launch-mpi';
@@ -53,7 +53,7 @@ function withGenerationOptions(c: Command, defaultTokens: number): Command {
  */
 export function buildProgram(io: CliIO): Command {
   const program = new Command('qlora')
-    .description('QLoRA fine-tuning of Hugging Face causal LMs on WebGPU: train, merge, generate, chat, quantize')
+    .description('QLoRA fine-tuning of Hugging Face causal LMs on WebGPU: train, eval, merge, generate, chat, quantize')
     .version(version)
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true)
@@ -72,13 +72,15 @@ export function buildProgram(io: CliIO): Command {
       'after',
       `
 Config sections (camelCase or Hugging Face snake_case keys):
-  model                 model folder path, or { path, tokenizer, seed }; omitted = built-in random-initialised Qwen2 model
+  model                 model folder path, or { path, tokenizer, seed }; omitted = the built-in model (packages/qlora/builtin)
   quantization_config   BitsAndBytesConfig: load_in_4bit, bnb_4bit_quant_type (nf4|fp4), bnb_4bit_use_double_quant, bnb_4bit_compute_dtype
   lora                  LoraConfig: r, lora_alpha, lora_dropout, target_modules, bias, task_type, ...
   training              TrainingArguments + SFTConfig: output_dir, per_device_train_batch_size, learning_rate, max_steps, max_length, ...
-  dataset               { path, split, text_field, test_size, seed, max_rows }; omitted = the built-in tiny chat set
+  dataset               { path, split, text_field, test_size, seed, max_rows }; omitted = the built-in tour-guide chat set
   merge                 true, or { dtype: float16|bfloat16|float32, output_dir }: merge_and_unload after training
   preview               { questions, max_new_tokens }: answers to held-out questions before and after training
+  eval                  true, or { path, before, exact_match, max_new_tokens, batch_size, max_rows }: loss, perplexity and
+                        exact match on the held-out rows before and after training (on by default for the built-in model)
 
 Example:
   qlora train                      # the built-in demo
@@ -119,6 +121,36 @@ Example:
     .description('interactive multi-turn chat over stdin/stdout with the chat template (/reset, /exit or EOF)')
     .action(async (o: Parameters<typeof runChat>[1]) => {
       await runChat(io, o);
+    });
+
+  program
+    .command('eval')
+    .description('measure a model on a dataset: mean token loss, perplexity, exact match of greedy answers')
+    .requiredOption('--data <file>', 'dataset file (JSONL, JSON, CSV, Parquet): chat rows (messages), prompt/completion rows, or text rows')
+    .option('--model <dir>', 'model folder (default: the built-in model)')
+    .option('--adapter <dir>', 'LoRA adapter folder to apply on top')
+    .option('--tokenizer <dir>', 'tokenizer folder (default: the model folder)')
+    .option('--load-in-4bit', 'quantize the model to NF4 on load, as during QLoRA training')
+    .option('--max-rows <n>', 'measure the first N rows only', int('--max-rows', 1))
+    .option('--max-new-tokens <n>', 'tokens per answer at most (never more than the reference\'s + 8)', int('--max-new-tokens', 1), 48)
+    .option('--batch-size <n>', 'rows per forward pass and per generate() call', int('--batch-size', 1), 8)
+    .option('--no-exact-match', 'loss and perplexity only (no generation)')
+    .option('--text-field <name>', 'column of plain-text rows', 'text')
+    .option('--show <n>', 'answers to print with their reference', int('--show', 0), 5)
+    .option('--json <file>', 'write the result, every answer included, as JSON')
+    .addHelpText(
+      'after',
+      `
+Loss is taken where training takes it: assistant turns of chat rows, the completion of
+prompt/completion rows, every token of text rows. Exact match: each chat row's last assistant
+turn is cut off, the rest answered greedily, and the answer compared with it (whitespace trimmed).
+
+Example:
+  qlora eval --data tools/builtin-model/data/instruct-test.jsonl
+  qlora eval --model out/merged --data test.jsonl --json results.json`,
+    )
+    .action(async (o: Parameters<typeof runEval>[1]) => {
+      await runEval(io, o);
     });
 
   program

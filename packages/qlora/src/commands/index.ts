@@ -5,3 +5,4 @@ export * from './generate-command';
 export * from './chat-command';
 export * from './quantize-command';
 export * from './info-command';
+export * from './eval-command';

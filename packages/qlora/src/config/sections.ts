@@ -7,7 +7,7 @@
 import { normalizeKeys } from '@q/core';
 
 /** Section names (camelCase; snake_case and the aliases below are accepted too). */
-export const TRAIN_CONFIG_SECTIONS = ['model', 'quantizationConfig', 'lora', 'training', 'dataset', 'merge', 'preview'] as const;
+export const TRAIN_CONFIG_SECTIONS = ['model', 'quantizationConfig', 'lora', 'training', 'dataset', 'merge', 'preview', 'eval'] as const;
 export type TrainConfigSection = (typeof TRAIN_CONFIG_SECTIONS)[number];
 
 /** Other names the Python stack uses for the same sections. */

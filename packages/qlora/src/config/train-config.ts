@@ -16,6 +16,7 @@ import { validateModelSection, type ModelSection } from './model-section';
 import { validateDatasetSection, type DatasetSection } from './dataset-section';
 import { validateMergeSection, type MergeSection } from './merge-section';
 import { validatePreviewSection, type PreviewSection } from './preview-section';
+import { validateEvalSection, type EvalSection } from './eval-section';
 
 export interface TrainConfig {
   model: ModelSection;
@@ -26,7 +27,9 @@ export interface TrainConfig {
   dataset: DatasetSection;
   merge: MergeSection;
   preview: PreviewSection;
-  /** True when the built-in random-initialised model is used. */
+  /** Loss, perplexity and exact match on the held-out rows before and after training. */
+  eval: EvalSection;
+  /** True when the built-in model is used. */
   builtin: boolean;
 }
 
@@ -107,7 +110,8 @@ export function parseTrainConfig(raw: unknown, o: ParseTrainConfigOptions = {}):
   const trainRaw = builtin ? under(builtinTraining(dataset.testSize > 0), trainGiven, aliases) : trainGiven;
   const training = prefixed('training', () => validateSftConfig(trainRaw, { warn }));
 
-  const merge = prefixed('merge', () => validateMergeSection(s.merge, builtin));
+  const merge = prefixed('merge', () => validateMergeSection(s.merge, false));
   const preview = prefixed('preview', () => validatePreviewSection(s.preview));
-  return { model, quantizationConfig, lora, training, dataset, merge, preview, builtin };
+  const evalSection = prefixed('eval', () => validateEvalSection(s.eval, builtin));
+  return { model, quantizationConfig, lora, training, dataset, merge, preview, eval: evalSection, builtin };
 }

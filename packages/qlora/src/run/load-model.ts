@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, type CausalLM } from '@q/model';
 import { terminalProgress } from '@q/sft';
-import { builtinModel, builtinTokenizer, saveBuiltinTokenizer, BUILTIN_MODEL_NAME } from '../builtin';
+import { builtinModelDir, BUILTIN_MODEL_NAME } from '../builtin';
 import { copyTokenizerFiles } from './tokenizer-files';
 import { note, type CliIO } from './io';
 
@@ -14,18 +14,18 @@ export interface LoadedModel {
   tokenizer: AutoTokenizer;
   /** Writes the tokenizer's files next to a saved adapter or model. */
   saveTokenizer(dir: string): Promise<void>;
-  /** Absolute model folder, or null for the built-in model. */
+  /** Absolute model folder (the built-in model's is packages/qlora/builtin). */
   path: string | null;
   /** What to call the model in output. */
   name: string;
 }
 
 export interface LoadModelOptions {
-  /** Model folder; null = the built-in random-initialised model. */
+  /** Model folder; null = the built-in model. */
   path: string | null;
   tokenizer?: string | null;
   quantizationConfig?: Record<string, unknown> | null;
-  /** Seed of the built-in model's weights. Default 0. */
+  /** Ignored: kept so configs written for the random-initialised built-in model still load. */
   seed?: number;
 }
 
@@ -40,28 +40,17 @@ export async function loadModel(io: CliIO, o: LoadModelOptions): Promise<LoadedM
   const onProgress = (done: number, total: number) => bar.update(done, total, {});
   const q = o.quantizationConfig ?? null;
   const bits = q && (q.loadIn4bit ?? q.load_in_4bit) ? ` in 4-bit (${String(q.bnb4bitQuantType ?? q.bnb_4bit_quant_type ?? 'fp4')}${(q.bnb4bitUseDoubleQuant ?? q.bnb_4bit_use_double_quant) ? ', double quant' : ''})` : '';
+  const path = resolve(o.path ?? builtinModelDir());
+  const name = o.path ?? BUILTIN_MODEL_NAME;
+  note(io, `loading ${name}${bits}`);
   let model: CausalLM;
-  let path: string | null = null;
-  let name: string;
   try {
-    if (o.path === null) {
-      name = BUILTIN_MODEL_NAME;
-      note(io, `loading the ${name}${bits}: it has learned nothing yet, so its answers are noise until it is trained`);
-      model = await builtinModel({ quantizationConfig: q, seed: o.seed ?? 0, onProgress });
-    } else {
-      path = resolve(o.path);
-      name = o.path;
-      note(io, `loading ${o.path}${bits}`);
-      model = await AutoModelForCausalLM.fromPretrained(path, { quantizationConfig: q, onProgress });
-    }
+    model = await AutoModelForCausalLM.fromPretrained(path, { quantizationConfig: q, onProgress });
   } finally {
     bar.done();
   }
   const tokenizerDir = o.tokenizer ? resolve(o.tokenizer) : path;
   try {
-    if (tokenizerDir === null) {
-      return { model, tokenizer: await builtinTokenizer(), saveTokenizer: saveBuiltinTokenizer, path, name };
-    }
     const tokenizer = await AutoTokenizer.fromPretrained(tokenizerDir);
     return { model, tokenizer, saveTokenizer: async (dir) => void (await copyTokenizerFiles(tokenizerDir, dir)), path, name };
   } catch (e) {

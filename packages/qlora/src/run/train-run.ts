@@ -5,11 +5,11 @@
  *   3. prepare + LoRA (getPeftModel)   6. merge_and_unload and save   7. generate answers
  * Answers to held-out questions are printed before and after training.
  */
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getPeftModel, prepareModelForKbitTraining, saveAdapter, type PeftModel } from '@q/lora';
 import { loadModelConfig, lockDir, planModelMemory, projShape, recoverFolder, type ModelConfig } from '@q/model';
-import { detectMpiLaunch, loadDataset, selectLocalGpu, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
+import { detectMpiLaunch, loadDataset, lossPlotSvg, selectLocalGpu, SFTTrainer, terminalProgress, type Dataset } from '@q/sft';
 import { builtinDatasetPath, builtinModelConfig } from '../builtin';
 import { checkInputDir, checkModelFits, checkOutputDir } from './preflight';
 import type { CausalLM } from '@q/model';
@@ -18,6 +18,7 @@ import type { TrainConfig } from '../config';
 import { note, say, type CliIO } from './io';
 import { loadModel } from './load-model';
 import { answerQuestions, previewQuestions, questionText } from './preview';
+import { evaluateModel, type EvalResult } from './evaluate';
 import { describeMerge, mergeAdapterFolder, mergePeft, saveMergedModel } from './merge-step';
 import { quietIO } from './launch-mpi';
 
@@ -34,6 +35,9 @@ export interface TrainSummary {
   questions: string[];
   before: string[];
   after: string[];
+  /** The `eval` section's measurements (null when it is off or there is nothing held out). */
+  evalBefore: EvalResult | null;
+  evalAfter: EvalResult | null;
   seconds: number;
 }
 
@@ -66,6 +70,22 @@ export function plannedOutputBytes(cfg: TrainConfig, model: ModelConfig): { outp
   return { output: lora + saves * 3 * lora + tokenizer, merged };
 }
 
+async function evalRows(cfg: TrainConfig, test: Dataset | null): Promise<Record<string, unknown>[] | null> {
+  if (!cfg.eval.enabled) return null;
+  let rows: Record<string, unknown>[] | null = cfg.eval.path ? [...(await loadDataset(cfg.eval.path, { split: 'train' }))] : test ? [...test] : null;
+  if (rows && cfg.eval.maxRows !== null) rows = rows.slice(0, cfg.eval.maxRows);
+  return rows && rows.length ? rows : null;
+}
+
+function pct(x: number | null): string {
+  return x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`;
+}
+
+function evalLine(r: EvalResult): string {
+  const em = r.exactMatch === null ? '' : `, exact match ${r.samples.filter((s) => s.correct).length}/${r.samples.length} (${pct(r.exactMatch)})`;
+  return `loss ${r.loss.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)}${em} [${r.seconds.toFixed(1)} s]`;
+}
+
 function printAnswers(io: CliIO, title: string, qs: string[], answers: string[]): void {
   say(io, title);
   qs.forEach((q, i) => say(io, `  Q: ${q}\n  A: ${JSON.stringify(answers[i])}`));
@@ -96,7 +116,7 @@ export async function runTrain(cfg: TrainConfig, io: CliIO): Promise<TrainSummar
     await checkInputDir(cfg.model.path, 'model folder', ['config.json', ['model.safetensors', 'model.safetensors.index.json']]);
   }
   if (cfg.model.tokenizer) await checkInputDir(cfg.model.tokenizer, 'tokenizer folder', [['tokenizer.json', 'tokenizer.model', 'vocab.json']]);
-  const modelCfg = cfg.model.path === null ? builtinModelConfig() : await loadModelConfig(resolve(cfg.model.path));
+  const modelCfg = cfg.model.path === null ? await builtinModelConfig() : await loadModelConfig(resolve(cfg.model.path));
   checkModelFits(modelCfg, cfg.model.path ? join(resolve(cfg.model.path), 'config.json') : 'the built-in model', !!cfg.quantizationConfig?.loadIn4bit);
   const mergedOut = cfg.merge.enabled ? resolve(cfg.merge.outputDir ?? join(out, 'merged')) : null;
   const bytes = plannedOutputBytes(cfg, modelCfg);
@@ -124,11 +144,19 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
   const { tokenizer } = loaded;
   say(io, `model: ${loaded.name}`);
 
+  // With exact match on, the eval's greedy answers are the preview: nothing is generated twice.
+  const evalSet = await evalRows(cfg, test);
+  if (cfg.eval.enabled && !evalSet) note(io, 'eval: no rows to measure (set dataset.test_size or eval.path) — skipping');
+  const evalOpts = { exactMatch: cfg.eval.exactMatch, maxNewTokens: cfg.eval.maxNewTokens, batchSize: cfg.eval.batchSize, maxLength: cfg.training.maxLength };
+  const fromEval = !!evalSet && cfg.eval.exactMatch && !cfg.eval.path;
   const questions = test && lead ? previewQuestions(test, cfg.preview.questions) : [];
   if (lead && cfg.preview.questions > 0 && questions.length === 0) note(io, 'preview: no held-out chat rows (set dataset.test_size) — skipping the before/after answers');
   const qText = questions.map(questionText);
-  const before = questions.length ? await answerQuestions(loaded.model, tokenizer, questions, cfg.preview.maxNewTokens) : [];
-  if (questions.length) printAnswers(io, `\nBEFORE training${cfg.builtin ? ' (random-initialised weights)' : ''}:`, qText, before);
+  const evalBefore = evalSet && cfg.eval.before ? await evaluateModel(loaded.model, tokenizer, evalSet, evalOpts) : null;
+  const answersOf = (r: EvalResult) => questions.map((_, i) => r.samples[i]?.answer ?? '');
+  const before = !questions.length ? [] : fromEval && evalBefore ? answersOf(evalBefore) : await answerQuestions(loaded.model, tokenizer, questions, cfg.preview.maxNewTokens);
+  if (questions.length) printAnswers(io, `\nBEFORE training${cfg.builtin ? ' (the built-in model as shipped)' : ''}:`, qText, before);
+  if (evalBefore) say(io, `held-out before training: ${evalLine(evalBefore)}`);
 
   // 3. prepare_model_for_kbit_training + get_peft_model.
   // Whoever holds the GPU buffers now: the model, then the PeftModel around it, then the merged model.
@@ -168,9 +196,12 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
     if (evalLossBefore !== null) say(io, `held-out loss ${evalLossBefore.toFixed(3)} -> ${evalLossAfter!.toFixed(3)}`);
     say(io, `adapter: ${out} (adapter_config.json, adapter_model.safetensors)`);
 
+    // The trained model (4-bit base + LoRA) on the eval rows.
+    const evalAfter = evalSet ? await evaluateModel(peft, tokenizer, evalSet, evalOpts) : null;
+
     // 6. merge_and_unload → save_pretrained; 7. answers from the merged model.
     let mergedDir: string | null = null;
-    let after: string[] = [];
+    let after: string[] = fromEval && evalAfter ? answersOf(evalAfter) : [];
     if (cfg.merge.enabled && lead) {
       mergedDir = mergedOut!;
       let merged: CausalLM;
@@ -189,19 +220,27 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
       try {
         await saveMergedModel(merged, mergedDir, cfg.merge.dtype, loaded.saveTokenizer);
         say(io, `merged model (${cfg.merge.dtype}): ${mergedDir}`);
-        if (questions.length) after = await answerQuestions(merged, tokenizer, questions, cfg.preview.maxNewTokens);
+        if (questions.length && !fromEval) after = await answerQuestions(merged, tokenizer, questions, cfg.preview.maxNewTokens);
       } finally {
         owner = null;
         merged.release();
       }
-    } else if (questions.length) {
+    } else if (questions.length && !fromEval) {
       peft.eval();
       after = await answerQuestions(peft.base, tokenizer, questions, cfg.preview.maxNewTokens);
     }
     if (questions.length) {
-      printAnswers(io, `\nAFTER training${mergedDir ? ' (merged model)' : ''}:`, qText, after);
+      printAnswers(io, `\nAFTER training${fromEval ? ' (4-bit base + LoRA)' : mergedDir ? ' (merged model)' : ''}:`, qText, after);
       say(io, '\nreference answers (from the dataset):');
       questions.forEach((q, i) => say(io, `  ${qText[i]} -> ${JSON.stringify(q.reference)}`));
+    }
+    if (evalAfter) {
+      say(io, `\nheld-out (${evalAfter.rows} rows)${evalBefore ? ` before: ${evalLine(evalBefore)}` : ''}`);
+      say(io, `held-out (${evalAfter.rows} rows) after:  ${evalLine(evalAfter)}`);
+      await writeFile(join(out, 'eval_results.json'), `${JSON.stringify({ before: evalBefore, after: evalAfter }, null, 2)}\n`);
+      // The held-out loss before (step 0) and after training goes on the plot as the eval line.
+      const points = [...(evalBefore ? [{ step: 0, eval_loss: evalBefore.loss }] : []), { step: result.globalStep, eval_loss: evalAfter.loss }];
+      await writeFile(join(out, 'loss.svg'), lossPlotSvg([...trainer.state.logHistory, ...points], 'training loss and held-out loss'));
     }
     const lossPlot = join(out, 'loss.svg');
     say(io, `\nloss plot: ${lossPlot}`);
@@ -217,6 +256,8 @@ async function trainLocked(cfg: TrainConfig, io: CliIO, t0: number, out: string,
       questions: qText,
       before,
       after,
+      evalBefore,
+      evalAfter,
       seconds: (Date.now() - t0) / 1000,
     };
   } finally {
