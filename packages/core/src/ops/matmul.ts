@@ -78,7 +78,10 @@ export const TILE_128: CudaCoreTile = { kind: 'cuda', BM: 128, BN: 128, BK: 16, 
  *   at K=256), and products beyond ±65504 overflow. Set false for f32 multiplication of f16 operands.
  * - `tensorCores` (f16 operands): 'auto' uses subgroup matrices where the device has the feature
  *   and an f16 x f16 -> f32 shape ({@link tensorCoreTile}); 'off' never; 'on' insists (an error
- *   where the device has none). The env variable Q_TENSOR_CORES=on|off|auto sets the default.
+ *   where the device has none). Default 'off', or the env variable Q_TENSOR_CORES=on|off|auto.
+ *   NOTE: off by default because today's one-subgroup tensor-core tile loses in the real workload:
+ *   the seed's fp16 QLoRA step ran at 3,940 tok/s with it and 4,960 without (H200, 2026-11-29, one
+ *   lease); at 4096³ it only ties the CUDA-core tile (34.4 vs 35.5 TFLOP/s).
  * - `vectorLoads`: read operands as vec4s where their contiguous axis is a multiple of 4.
  */
 export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tensorCores: 'auto' | 'on' | 'off'; vectorLoads: boolean } = {
@@ -90,7 +93,7 @@ export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tenso
 
 function envTensorCores(): 'auto' | 'on' | 'off' {
   const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.Q_TENSOR_CORES;
-  return v === 'on' || v === 'off' ? v : 'auto';
+  return v === 'on' || v === 'auto' ? v : 'off';
 }
 
 function isCpuAdapter(info: DeviceInfo): boolean {
