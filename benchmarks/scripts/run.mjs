@@ -1,9 +1,9 @@
 // Bundles a benchmark (benchmarks/src/<name>.ts, @q/core from its sources) into dist/<name>.mjs
 // and runs it with the remaining arguments: `node scripts/run.mjs core-ops --json out.json`.
 import { build } from 'esbuild';
+import { sourceAliases } from '../../scripts/source-aliases.mjs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readdirSync, readFileSync } from 'node:fs';
 
 // `--bundle-only <outfile>` writes the bundle (for the GPU machine) without running it.
 const argv = process.argv.slice(2);
@@ -15,16 +15,7 @@ const outfile = bundleOnly ?? `${root}dist/${name}.mjs`;
 // Every @q package from its sources, one copy each: a second copy of @q/core would open a second
 // device whose buffers the first cannot use.
 const pkgs = fileURLToPath(new URL('../../packages/', import.meta.url));
-// Subpath exports (`@q/core/kernel`) get their own entries: esbuild would otherwise append the
-// subpath to the package's alias.
-const alias = Object.fromEntries(
-  readdirSync(pkgs).flatMap((p) => {
-    const subs = Object.keys(JSON.parse(readFileSync(`${pkgs}${p}/package.json`, 'utf8')).exports ?? {})
-      .filter((k) => k.startsWith('./') && k !== './package.json')
-      .map((k) => k.slice(2));
-    return [[`@q/${p}`, `${pkgs}${p}/src/index.ts`], ...subs.map((sub) => [`@q/${p}/${sub}`, `${pkgs}${p}/src/${sub}/index.ts`])];
-  }),
-);
+const alias = sourceAliases(pkgs);
 await build({
   entryPoints: [`${root}src/${name}.ts`],
   bundle: true,

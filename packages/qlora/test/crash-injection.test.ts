@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 import { Rng, parseSafetensorsHeader } from '@q/core';
 import { writeTinyChat, writeTinyModel } from './tiny-model';
 
@@ -122,7 +123,7 @@ beforeAll(async () => {
     format: 'esm',
     target: 'node20',
     external: ['webgpu'],
-    alias: Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, join(pkgs, p, 'src', 'index.ts')])),
+    alias: sourceAliases(),
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     outfile: cli,
     logLevel: 'warning',

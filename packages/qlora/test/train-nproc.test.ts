@@ -2,6 +2,7 @@
 // rank 0 alone prints and writes (one log line per step, one summary, one adapter).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'qlora-nproc-'));
 
 beforeAll(async () => {
   mkdirSync(join(root, 'node_modules/.cache/q-qlora-mpi'), { recursive: true });
-  const alias = Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, join(pkgs, p, 'src/index.ts')]));
+  const alias = sourceAliases();
   await build({
     entryPoints: [join(pkgs, 'qlora/src/cli.ts')],
     bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'koffi'], alias, outfile: cli, logLevel: 'warning',

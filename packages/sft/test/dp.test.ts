@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,13 +55,7 @@ const tmp = (p: string) => mkdtempSync(join(tmpdir(), `q-dp-${p}-`));
 
 beforeAll(async () => {
   mkdirSync(join(root, 'node_modules/.cache/q-sft-dp'), { recursive: true });
-  // Subpaths (@q/core/kernel) need entries of their own: esbuild appends a subpath to its package's alias.
-  const alias = Object.fromEntries(
-    readdirSync(pkgs).flatMap((p) => [
-      [`@q/${p}`, join(pkgs, p, 'src/index.ts')],
-      ...['kernel', 'testing'].filter((sub) => existsSync(join(pkgs, p, 'src', sub, 'index.ts'))).map((sub) => [`@q/${p}/${sub}`, join(pkgs, p, 'src', sub, 'index.ts')]),
-    ]),
-  );
+  const alias = sourceAliases();
   await build({
     entryPoints: [fileURLToPath(new URL('./dp-worker.ts', import.meta.url))],
     bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'koffi'], alias, outfile: worker, logLevel: 'warning',

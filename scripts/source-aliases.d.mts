@@ -1,0 +1,1 @@
+export function sourceAliases(packagesDir?: string): Record<string, string>;
