@@ -4,11 +4,12 @@
  * bundled with esbuild (about a second) instead of building every package with its type
  * declarations (over a minute on a 2-core machine), which a demo does not need.
  *   npm run demo [-- <config.yaml>]
+ *   node scripts/demo.mjs --bundle-only     (only the bundle: the test that the demo builds)
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceAliases } from './source-aliases.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkgs = `${root}packages/`;
@@ -19,12 +20,16 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['webgpu'],
+  external: ['webgpu', 'koffi'],
   // Every @q package from its sources, one copy each (two copies of @q/core would open two devices).
-  alias: Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, `${pkgs}${p}/src/index.ts`])),
+  alias: sourceAliases(),
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   outfile,
   logLevel: 'warning',
 });
-const r = spawnSync(process.execPath, [outfile, 'train', ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exitCode = r.status ?? 1;
+if (process.argv.includes('--bundle-only')) {
+  console.log(outfile);
+} else {
+  const r = spawnSync(process.execPath, [outfile, 'train', ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
+}

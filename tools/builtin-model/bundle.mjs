@@ -4,13 +4,13 @@
  * its sources, one copy each), for the GPU machine or a local run:
  *   node tools/builtin-model/bundle.mjs <outfile>
  */
-import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceAliases } from '../../scripts/source-aliases.mjs';
 
 const outfile = process.argv[2] ?? fileURLToPath(new URL('.cache/train.mjs', import.meta.url));
 const pkgs = fileURLToPath(new URL('../../packages/', import.meta.url));
-const alias = Object.fromEntries(readdirSync(pkgs).map((p) => [`@q/${p}`, `${pkgs}${p}/src/index.ts`]));
+const alias = sourceAliases(pkgs);
 await build({
   entryPoints: [fileURLToPath(new URL('train.ts', import.meta.url))],
   bundle: true,
