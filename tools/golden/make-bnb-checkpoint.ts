@@ -9,8 +9,7 @@
  *   <out>/q-logits.json  the batch and @q's float32 logits for each folder, loaded back by @q
  *
  * In-features are multiples of 64 (bitsandbytes' default blocksize). Run here (lavapipe is enough):
- *   npx esbuild tools/golden/make-bnb-checkpoint.ts --bundle --platform=node --format=esm --external:webgpu \
- *     --outfile=.tmp/make-bnb-checkpoint.mjs [--alias:@q/<pkg>=./packages/<pkg>/src/index.ts ...] \
+ *   node scripts/bundle-node.mjs tools/golden/make-bnb-checkpoint.ts .tmp/make-bnb-checkpoint.mjs
  *     && node .tmp/make-bnb-checkpoint.mjs <out>
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';

@@ -12,9 +12,7 @@
  * the forward goldens' so that greedy and beam choices are rarely near ties.
  *
  * Run here (lavapipe is enough), from the repository root:
- *   npx esbuild tools/golden/make-generate-inputs.ts --bundle --platform=node --format=esm --external:webgpu \
- *     --alias:@q/core=./packages/core/src/index.ts --alias:@q/nf4=./packages/nf4/src/index.ts \
- *     --alias:@q/model=./packages/model/src/index.ts --log-level=warning --outfile=.gpu/make-generate-inputs.mjs \
+ *   node scripts/bundle-node.mjs tools/golden/make-generate-inputs.ts .gpu/make-generate-inputs.mjs
  *   && node .gpu/make-generate-inputs.mjs .gpu/generate-in
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';

@@ -14,10 +14,7 @@
  * for the same reason; tools/golden/run-all.sh unpacks it.
  *
  * Run here (lavapipe is enough), from the repository root:
- *   npx esbuild tools/golden/make-inputs.ts --bundle --platform=node --format=esm --external:webgpu \
- *     --alias:@q/core=./packages/core/src/index.ts --alias:@q/nf4=./packages/nf4/src/index.ts \
- *     --alias:@q/model=./packages/model/src/index.ts --alias:@q/lora=./packages/lora/src/index.ts \
- *     --log-level=warning --outfile=.gpu/make-inputs.mjs && node .gpu/make-inputs.mjs .gpu/golden-in
+ *   node scripts/bundle-node.mjs tools/golden/make-inputs.ts .gpu/make-inputs.mjs && node .gpu/make-inputs.mjs .gpu/golden-in
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

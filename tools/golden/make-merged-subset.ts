@@ -11,11 +11,8 @@
  *
  * The first two are deterministic from the seeds here, so packages/merge/test/subset-golden.test.ts
  * rebuilds them and compares with transformers' logits; the third is compared as recorded.
- * Run here (lavapipe is enough), from the repository root (every @q/<p> aliased to packages/<p>/src/index.ts
- * as in make-inputs.ts, plus @q/qlora/cli/program to packages/qlora/src/cli/program.ts, and the banner
- * `import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);` for commander):
- *   npx esbuild tools/golden/make-merged-subset.ts --bundle --platform=node --format=esm --external:webgpu <aliases> \
- *     --banner:js=<banner> --outfile=.gpu/make-merged-subset.mjs && node .gpu/make-merged-subset.mjs .gpu/golden-in/subset
+ * Run here (lavapipe is enough), from the repository root:
+ *   node scripts/bundle-node.mjs tools/golden/make-merged-subset.ts .gpu/make-merged-subset.mjs && node .gpu/make-merged-subset.mjs .gpu/golden-in/subset
  * then, on the device machine (only config.json + model.safetensors of each merged/ and q-logits.json need to travel):
  *   python3 tools/golden/merged_subset_golden.py .gpu/golden-in/subset packages/merge/fixtures/merged-subset-golden.json
  */
@@ -25,7 +22,7 @@ import { getDevice, keep } from '@q/core';
 import { AutoModelForCausalLM, parseModelConfig, randomWeights, saveModelFolder, type CausalLM } from '@q/model';
 import { getPeftModel, saveAdapter } from '@q/lora';
 import { mergeAndUnload, saveMerged } from '@q/merge';
-import { buildProgram } from '@q/qlora/cli/program';
+import { buildProgram } from '../../packages/qlora/src/cli/program';
 import { SUBSET_CASES, subsetLlamaConfig, subsetQwen2Config } from './subset-cases';
 
 const out = resolve(process.argv[2] ?? '');

@@ -21,12 +21,9 @@ python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d "$K/whl" datasets dill multiprocess
 [ -z "${CUBLAS_ROOT:-}" ] || bash "$ROOT/tools/bnb/build.sh" "$K/bnb"
 rm -rf "$K/bnb/build"
-A=()
-for p in "$ROOT"/packages/*/; do p=$(basename "$p"); A+=("--alias:@q/$p=$ROOT/packages/$p/src/index.ts"); done
 mkdir -p "$ROOT/.tmp"
 for s in make-inputs make-bnb-checkpoint; do
-  npx esbuild "$ROOT/tools/golden/$s.ts" --bundle --platform=node --format=esm --external:webgpu "${A[@]}" --log-level=warning \
-    --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" --outfile="$ROOT/.tmp/$s.mjs"
+  node "$ROOT/scripts/bundle-node.mjs" "$ROOT/tools/golden/$s.ts" "$ROOT/.tmp/$s.mjs"
 done
 node "$ROOT/.tmp/make-inputs.mjs" "$K/golden-in" && rm -rf "$K/golden-in/llama"
 node "$ROOT/.tmp/make-bnb-checkpoint.mjs" "$K/bnb-ckpt"
