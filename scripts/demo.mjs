@@ -8,25 +8,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { sourceAliases } from './source-aliases.mjs';
+import { bundleNode } from './bundle-node.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkgs = `${root}packages/`;
 const outfile = `${root}node_modules/.cache/qlora-demo/cli.mjs`;
-await build({
-  entryPoints: [`${pkgs}qlora/src/cli.ts`],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['webgpu', 'koffi'],
-  // Every @q package from its sources, one copy each (two copies of @q/core would open two devices).
-  alias: sourceAliases(),
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  outfile,
-  logLevel: 'warning',
-});
+await bundleNode(`${pkgs}qlora/src/cli.ts`, outfile);
 if (process.argv.includes('--bundle-only')) {
   console.log(outfile);
 } else {

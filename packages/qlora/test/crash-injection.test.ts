@@ -13,8 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { sourceAliases } from '../../../scripts/source-aliases.mjs';
+import { bundleNode } from '../../../scripts/bundle-node.mjs';
 import { Rng, parseSafetensorsHeader } from '@q/core';
 import { writeTinyChat, writeTinyModel } from './tiny-model';
 
@@ -116,18 +115,7 @@ const ref = { train: join(dir, 'ref-train'), merged: join(dir, 'ref-merged'), qu
 const ms = { train: 0, merge: 0, quantize: 0 };
 
 beforeAll(async () => {
-  await build({
-    entryPoints: [join(pkgs, 'qlora', 'src', 'cli.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['webgpu'],
-    alias: sourceAliases(),
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    outfile: cli,
-    logLevel: 'warning',
-  });
+  await bundleNode(join(pkgs, 'qlora', 'src', 'cli.ts'), cli);
   await writeTinyModel(model);
   await writeTinyChat(data);
   // The uninterrupted runs: the outputs every interrupted one must match, and their durations.

@@ -1,8 +1,7 @@
 // `qlora train --nproc 2` end to end: the CLI starts mpirun, 2 ranks train a tiny model folder, and
 // rank 0 alone prints and writes (one log line per step, one summary, one adapter).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'esbuild';
-import { sourceAliases } from '../../../scripts/source-aliases.mjs';
+import { bundleNode } from '../../../scripts/bundle-node.mjs';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,12 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'qlora-nproc-'));
 
 beforeAll(async () => {
   mkdirSync(join(root, 'node_modules/.cache/q-qlora-mpi'), { recursive: true });
-  const alias = sourceAliases();
-  await build({
-    entryPoints: [join(pkgs, 'qlora/src/cli.ts')],
-    bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'koffi'], alias, outfile: cli, logLevel: 'warning',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
+  await bundleNode(join(pkgs, 'qlora/src/cli.ts'), cli);
   // A tiny Llama-architecture model folder with the Llama 2 tokenizer, and a few text rows.
   await getDevice();
   const cfg = parseModelConfig(

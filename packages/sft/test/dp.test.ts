@@ -5,8 +5,7 @@
  * checkpoint that looks complete when it is not. Each run is a separate process (dp-worker.ts).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'esbuild';
-import { sourceAliases } from '../../../scripts/source-aliases.mjs';
+import { bundleNode } from '../../../scripts/bundle-node.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,12 +54,7 @@ const tmp = (p: string) => mkdtempSync(join(tmpdir(), `q-dp-${p}-`));
 
 beforeAll(async () => {
   mkdirSync(join(root, 'node_modules/.cache/q-sft-dp'), { recursive: true });
-  const alias = sourceAliases();
-  await build({
-    entryPoints: [fileURLToPath(new URL('./dp-worker.ts', import.meta.url))],
-    bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['webgpu', 'koffi'], alias, outfile: worker, logLevel: 'warning',
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  });
+  await bundleNode(fileURLToPath(new URL('./dp-worker.ts', import.meta.url)), worker);
 }, 120_000);
 
 describe('data parallel on MPI (2 ranks)', () => {
