@@ -23,6 +23,8 @@ const { values: opts } = parseArgs({
     variants: { type: 'boolean', default: false },
     tokens: { type: 'string' },
     'no-nf4': { type: 'boolean', default: false },
+    /** Tensor-core tile shapes on the square and the seed's linear-layer shapes, dense and NF4. */
+    'tc-sweep': { type: 'boolean', default: false },
   },
 });
 
@@ -97,15 +99,21 @@ async function matmulRow(dev: QDevice, M: number, N: number, K: number, dtype: D
 }
 
 /** The fused NF4 linear (fwd: x [T, K]·Wᵀ, bwd: dY [T, N]·W) against the dense matmul on the dequantized W. */
-async function nf4Rows(dev: QDevice, T: number, N: number, K: number, dtype: DType, tensorCores: 'auto' | 'off' = 'auto'): Promise<Row[]> {
+async function nf4Rows(dev: QDevice, T: number, N: number, K: number, dtype: DType, tensorCores: 'auto' | 'off' = 'auto', tile: MatmulTile | 'auto' = 'auto'): Promise<Row[]> {
   matmulSettings.tensorCores = tensorCores;
-  // The fused kernel's tensor-core variant is opt-in (nf4LinearSettings.tensorCores): 'auto' rows turn it on.
   nf4LinearSettings.tensorCores = tensorCores === 'auto';
+  // A forced tile applies to the fused kernel and to the dense matmul it is compared with.
+  nf4LinearSettings.tile = tile;
+  matmulSettings.tile = tile;
   try {
-    return await nf4Measure(dev, T, N, K, dtype, tensorCores);
+    const rows = await nf4Measure(dev, T, N, K, dtype, tensorCores);
+    if (tile !== 'auto') for (const r of rows) r.tile = describeTile(tile);
+    return rows;
   } finally {
     matmulSettings.tensorCores = 'auto';
-    nf4LinearSettings.tensorCores = false;
+    matmulSettings.tile = 'auto';
+    nf4LinearSettings.tensorCores = true;
+    nf4LinearSettings.tile = 'auto';
   }
 }
 
@@ -180,6 +188,24 @@ async function main(): Promise<void> {
     }
   };
   const f16 = dev.info.f16;
+  if (opts['tc-sweep'] && tc) {
+    const s = (SGM: number, SGN: number, FM: number, FN: number, BK: number): MatmulTile => ({ ...tc, SGM, SGN, FM, FN, BK });
+    const shapes = [s(1, 1, 4, 4, 16), s(2, 2, 4, 4, 32), s(2, 2, 4, 4, 16), s(2, 4, 4, 2, 32), s(4, 2, 2, 4, 32), s(2, 2, 2, 4, 32), s(2, 2, 4, 2, 32), s(2, 2, 2, 2, 32), s(4, 4, 2, 2, 32), s(2, 2, 2, 2, 64)];
+    for (const t of shapes) await add(matmulRow(dev, n, n, n, 'f16', false, t));
+    // The seed's linear layers at 2 x 1024 tokens (x·Wᵀ): q/o, MLP up/gate, MLP down.
+    for (const [N, K] of [[896, 896], [4864, 896], [896, 4864]] as const) {
+      await add(matmulRow(dev, T, N, K, 'f16', true, 'auto', true, true, 'off'));
+      for (const t of [s(1, 1, 4, 4, 16), s(2, 2, 4, 4, 32), s(2, 2, 2, 2, 32), s(2, 4, 4, 2, 32), s(4, 2, 2, 4, 32)]) await add(matmulRow(dev, T, N, K, 'f16', true, t));
+      await add(matmulRow(dev, T, N, K, 'f16', true, 'auto'));
+    }
+    for (const t of ['auto', s(2, 2, 4, 4, 32), s(2, 2, 2, 2, 32), s(2, 4, 4, 2, 32)] as const) await add(nf4Rows(dev, T, 4864, 896, 'f16', 'auto', t));
+    await add(nf4Rows(dev, T, 896, 4864, 'f16', 'auto', 'auto'));
+    await add(nf4Rows(dev, T, 896, 896, 'f16', 'auto', 'auto'));
+    await add(nf4Rows(dev, n, n, n, 'f16', 'auto', 'auto'));
+    save();
+    dev.dispose();
+    return;
+  }
   await add(matmulRow(dev, n, n, n, 'f32', false, 'auto'));
   if (f16) await add(matmulRow(dev, n, n, n, 'f16', false, 'auto'));
   if (f16 && tc) await add(matmulRow(dev, n, n, n, 'f16', false, 'auto', true, true, 'off'));

@@ -27,7 +27,12 @@ export interface KernelDecl {
   directives?: string;
   /** Extra WGSL (helper functions, workgroup arrays) placed before main. */
   header?: string;
-  /** Body of `main`; `gid`, `lid`, `wid`, `nwg` are in scope. */
+  /**
+   * Extra builtin parameters of `main`, e.g. `@builtin(subgroup_id) sg_id: u32` (needs the
+   * `subgroups` feature and `enable subgroups;` in {@link directives}).
+   */
+  builtins?: string[];
+  /** Body of `main`; `gid`, `lid`, `wid`, `nwg` (and any {@link builtins}) are in scope. */
   body: string;
 }
 
@@ -50,7 +55,7 @@ export function kernelSource(k: KernelDecl): string {
   lines.push(
     `@compute @workgroup_size(${wg.join(', ')})`,
     'fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,',
-    '        @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {',
+    `        @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>${(k.builtins ?? []).map((b) => `, ${b}`).join('')}) {`,
     k.body,
     '}',
   );

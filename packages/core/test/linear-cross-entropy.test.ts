@@ -47,4 +47,26 @@ describe('linearCrossEntropy', () => {
     expect(w.grad).toBeNull();
     for (const t of [h, w, l]) t.release();
   });
+  it('f16 hidden states against an f32 head (fp16 training): f16 logits and dh, as under autocast', async (ctx) => {
+    if (!dev.info.f16) return ctx.skip();
+    // h exactly representable in f16, so the f32 run sees the same inputs.
+    const hv = Float32Array.from({ length: 7 * 5 }, (_, i) => Math.round(Math.sin(i) * 64) / 64);
+    const w = keep(tensor(Float32Array.from({ length: 9 * 5 }, (_, i) => Math.cos(i * 0.7)), [9, 5]));
+    const l = keep(tensor(labels, [7], { dtype: 'i32' }));
+    const run = async (dtype: 'f16' | 'f32') => {
+      const h = keep(tensor(hv, [7, 5], { dtype, requiresGrad: true }));
+      const loss = keep(tidy(() => linearCrossEntropy(h, w, l, { normalizer: 5, maxChunkBytes: 100 })));
+      backward(loss);
+      expect(h.grad!.dtype).toBe(dtype);
+      const r = [await loss.item(), ...(await h.grad!.read())];
+      for (const t of [loss, h.grad!, h]) t.release();
+      return r;
+    };
+    const mixed = await run('f16');
+    const full = await run('f32');
+    // The logits and dh are rounded to f16 (|z| <= 5): a few 1e-3 of their scale.
+    mixed.forEach((x, i) => expect(Math.abs(x - full[i]!)).toBeLessThan(i === 0 ? 5e-3 : 2e-3));
+    expect(w.grad).toBeNull();
+    for (const t of [w, l]) t.release();
+  });
 });

@@ -6,6 +6,8 @@
  * labelled `ignoreIndex` (−100) contribute nothing, as in PyTorch.
  */
 // h: [N, D], w: [V, D] (nn.Linear / tied embedding layout), labels: [N] i32 -> loss: [] f32
+// h and w may differ in float dtype (fp16 hidden states against an f32 head): the products read
+// each operand in its own dtype, and the logits and dh take h's dtype, as under torch.autocast.
 import { defineOp, type CpuTensor } from '../op';
 import { Tensor, empty } from '../tensor';
 import { launch, grid1d, LINEAR_INDEX, type KernelDecl } from '../wgsl';
@@ -14,7 +16,8 @@ import { ShapeError } from '../errors';
 import { ROW_MAX_SUM } from './softmax';
 import { sum } from './reduce';
 import { scale, addInPlace } from './elementwise';
-import { matmul } from './matmul';
+import { matmulMixed } from './matmul';
+import { cast } from './cast';
 
 export interface LinearCrossEntropyAttrs {
   ignoreIndex: number;
@@ -129,10 +132,9 @@ function forChunks(h: Tensor, V: number, a: LinearCrossEntropyAttrs, fn: (r0: nu
 function lceGpu(h: Tensor, w: Tensor, labels: Tensor, a: LinearCrossEntropyAttrs): Tensor {
   const { N, V } = dims(h.shape, w.shape, labels.shape);
   if (labels.dtype !== 'i32') throw new ShapeError(`linearCrossEntropy: labels must be i32, got ${labels.dtype}`);
-  if (h.dtype !== w.dtype) throw new ShapeError(`linearCrossEntropy: h and w dtypes differ (${h.dtype}, ${w.dtype}); cast first`);
   const rowLoss = empty([N], 'f32', h.dev);
   forChunks(h, V, a, (r0, r1, hc) => {
-    const z = matmul(hc, w, { transB: true });
+    const z = matmulMixed(hc, w, { transA: false, transB: true });
     launch(rows(z.dtype, false), [z, labels, rowLoss, labels], grid1d(r1 - r0, 1), [V, r1 - r0, r0, a.ignoreIndex, 0]);
     z.release();
   });
@@ -149,16 +151,21 @@ function lceBackward(gy: Tensor, h: Tensor, w: Tensor, labels: Tensor, a: Linear
   let dw: Tensor | null = null;
   const unused = empty([1], 'f32', h.dev); // the loss kernel's output binding, unused by the gradient variant
   forChunks(h, V, a, (r0, r1, hc) => {
-    const z = matmul(hc, w, { transB: true });
+    const z = matmulMixed(hc, w, { transA: false, transB: true });
     launch(rows(z.dtype, true), [z, labels, unused, gy], grid1d(r1 - r0, 1), [V, r1 - r0, r0, a.ignoreIndex, 1 / a.normalizer]);
     if (dh) {
-      const dhc = matmul(z, w);
+      const dhc = matmulMixed(z, w, { transA: false, transB: false });
       if (hc === h) copyRows(dhc, dh, dhc.size, 0, 0);
       else copyRows(dhc, dh, dhc.size, 0, r0 * D);
       dhc.release();
     }
     if (wantW) {
-      const dwc = matmul(z, hc, { transA: true });
+      // dW in W's dtype: the logits' gradient (h's dtype) is cast when they differ.
+      const zw = z.dtype === w.dtype ? z : cast(z, w.dtype);
+      const hw = hc.dtype === w.dtype ? hc : cast(hc, w.dtype);
+      const dwc = matmulMixed(zw, hw, { transA: true, transB: false });
+      if (zw !== z) zw.release();
+      if (hw !== hc) hw.release();
       if (dw) {
         addInPlace(dw, dwc);
         dwc.release();

@@ -9,7 +9,7 @@ import { Rng } from '../random';
 import { DeviceError } from '../errors';
 import type { DeviceInfo } from '../device';
 import { denseLoad, gemmKernel, tileShape } from './matmul-template';
-import { matmul, matmulSettings, tensorCoreTile, useTensorCores, TILE_64 } from './matmul';
+import { matmul, matmulSettings, splitsFor, tensorCoreTile, tensorCoreTileFor, tensorCoreShapes, useTensorCores, TILE_64 } from './matmul';
 
 let dev: QDevice;
 beforeAll(async () => {
@@ -92,6 +92,51 @@ describe('GEMM template hooks', () => {
   });
 });
 
+describe('split-K', () => {
+  // K split over workgroup layers (f32 partial products, summed, cast back): K = 200 over 3 splits
+  // leaves a ragged last layer; f16 operands come back f16.
+  it.each([
+    ['f32', 3],
+    ['f16', 3],
+    ['f32', 7],
+  ] as const)('%s operands, %i splits, x·Wᵀ [29 x 200] · [45 x 200]ᵀ', async (dtype, splits) => {
+    const [M, N, K] = [29, 45, 200];
+    const q = (v: Float32Array) => (dtype === 'f16' ? Float32Array.from(v, (x) => Math.fround(Math.round(x * 256) / 256)) : v);
+    const [ha, hb] = [q(rnd(M * K, 7)), q(rnd(N * K, 8))];
+    matmulSettings.splitK = splits;
+    try {
+      const [a, b] = [tensor(ha, [M, K], { dtype }), tensor(hb, [N, K], { dtype })];
+      const c = matmul(a, b, { transB: true });
+      expect(c.dtype).toBe(dtype);
+      expect(c.shape).toEqual([M, N]);
+      const got = await c.read();
+      let err = 0;
+      let scale = 0;
+      for (let m = 0; m < M; m++)
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) s += ha[m * K + k]! * hb[n * K + k]!;
+          err = Math.max(err, Math.abs(got[m * N + n]! - s));
+          scale = Math.max(scale, Math.abs(s));
+        }
+      // f32: summation order only; f16: one rounding of the output (the partials stay f32).
+      expect(err / scale).toBeLessThan(dtype === 'f32' ? 1e-6 : 1e-3);
+      [a, b, c].forEach((t) => t.release());
+    } finally {
+      matmulSettings.splitK = 'auto';
+    }
+  });
+
+  it('splits only where the output leaves a GPU idle', () => {
+    expect(splitsFor(16, 896, 32, false)).toBe(3);
+    expect(splitsFor(14, 1024, 32, false)).toBe(4);
+    expect(splitsFor(200, 4096, 32, false)).toBe(1);
+    expect(splitsFor(16, 256, 32, false)).toBe(1);
+    expect(splitsFor(16, 896, 16, true)).toBe(1);
+    expect(splitsFor(4, 151936, 16, true)).toBe(64);
+  });
+});
+
 describe('tensor cores or CUDA cores', () => {
   const nvidia = (over: Partial<DeviceInfo> = {}): DeviceInfo => ({
     vendor: 'nvidia', architecture: '', description: '', features: ['shader-f16', 'chromium-experimental-subgroup-matrix'],
@@ -108,10 +153,22 @@ describe('tensor cores or CUDA cores', () => {
   });
 
   it('builds the tile from the largest f16 -> f32 shape, and from what other adapters report', () => {
-    expect(tensorCoreTile(nvidia())).toMatchObject({ kind: 'tensor', TM: 16, TN: 16, TK: 16, SG: 32, SGM: 1, SGN: 1, FM: 4, FN: 4, BK: 16 });
-    // An Apple-like 8x8x8 f16 -> f32 shape with 32-wide subgroups: 8x8 fragments, still a 64x64 tile.
+    const large = tensorCoreTile(nvidia());
+    const { BKx, ...shape } = tensorCoreShapes.large;
+    expect(large).toMatchObject({ kind: 'tensor', TM: 16, TN: 16, TK: 16, SG: 32, ...shape, BK: 16 * BKx });
+    expect(large && tileShape(large)).toMatchObject({ BM: 128, BN: 128, threads: 256 });
+    // An Apple-like 8x8x8 f16 -> f32 shape: twice the fragments of 8x8, the same tile edges.
     const apple = tensorCoreTile(nvidia({ subgroupMatrixConfigs: [{ componentType: 'f16', resultComponentType: 'f32', M: 8, N: 8, K: 8 }] }));
-    expect(apple && tileShape(apple)).toMatchObject({ BM: 64, BN: 64, BK: 16, threads: 32 });
+    expect(apple && tileShape(apple)).toMatchObject({ BM: 128, BN: 128, threads: 256 });
+    // Without the subgroups feature (no subgroup_id): one subgroup per workgroup.
+    const single = tensorCoreTile(nvidia({ subgroups: false }));
+    expect(single && tileShape(single)).toMatchObject({ BM: 64, BN: 64, threads: 32 });
+    // Few output tiles (a 1024 x 896 projection): the small tile keeps the GPU busy.
+    expect(tensorCoreTileFor(nvidia(), 4096, 4096)).toEqual(large);
+    const medium = tensorCoreTileFor(nvidia(), 2048, 896);
+    expect(medium && tileShape(medium)).toMatchObject({ BM: 128, BN: 128, threads: 128 });
+    const small = tensorCoreTileFor(nvidia(), 1024, 128);
+    expect(small && tileShape(small)).toMatchObject({ BM: 64, BN: 64, threads: 128 });
   });
 
   it('falls back to CUDA cores without the feature, an f16 -> f32 shape, or one subgroup size', () => {

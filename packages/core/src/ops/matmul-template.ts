@@ -102,14 +102,27 @@ export function tileShape(t: GemmTile): { BM: number; BN: number; BK: number; th
   return { BM: t.SGM * t.FM * t.TM, BN: t.SGN * t.FN * t.TN, BK: t.BK, threads: t.SGM * t.SGN * t.SG };
 }
 
-// Row padding of the tensor-core tiles, in f16 elements (16 bytes): spreads rows over banks.
+// Row padding of the tensor-core tiles, in f16 elements (16 bytes): spreads rows over banks and
+// keeps every row 16-byte aligned for the subgroup-matrix loads.
 const PAD16 = 8;
+
+/**
+ * f16 elements of one stage of a tensor-core operand tile. The tile is laid out so that a load
+ * unit's values are contiguous: along k -> [BI][BK + pad] (k contiguous), along mn -> [BK][BI + pad];
+ * the subgroup-matrix load reads either layout (row- or column-major). Without the operand, the
+ * larger of the two.
+ */
+function tcTileElems(BI: number, BK: number, along?: 'k' | 'mn'): number {
+  const byK = BI * (BK + PAD16);
+  const byI = BK * (BI + PAD16);
+  return along === 'k' ? byK : along === 'mn' ? byI : Math.max(byK, byI);
+}
 
 /** Workgroup memory a variant needs (two stages of both tiles, plus the tensor-core scratch). */
 export function gemmSharedBytes(t: GemmTile, shared: 'f32' | 'f16'): number {
   if (t.kind === 'cuda') return (t.stages ?? 2) * t.BK * (t.BM + 4 + t.BN + 4) * (shared === 'f16' ? 2 : 4);
   const { BM, BN, BK } = tileShape(t);
-  return 2 * (BM * (BK + PAD16) + BK * (BN + PAD16)) * 2 + t.SGM * t.SGN * t.TM * t.TN * 4;
+  return 2 * (tcTileElems(BM, BK) + tcTileElems(BN, BK)) * 2 + t.SGM * t.SGN * t.TM * t.TN * 4;
 }
 
 /**
@@ -248,39 +261,47 @@ function tensorCore(spec: GemmSpec, t: TensorCoreTile): KernelDecl {
   const { BM, BN, BK, threads } = tileShape(t);
   const { TM, TN, TK, SG, FM, FN } = t;
   if (BK % TK !== 0) throw new Error(`gemm: BK ${BK} is not a multiple of the matrix K ${TK}`);
-  // A tile row-major [BM][BK + pad] (k contiguous), B tile row-major [BK][BN + pad] (n contiguous).
-  const PA = BK + PAD16;
-  const PB = BN + PAD16;
-  const put = (T: string, rowMajorI: boolean, stage: number, P: number) => (per: 1 | 4, along: 'k' | 'mn') => {
+  // Each operand tile is laid out so that its load units land contiguously (see tcTileElems):
+  // byK = [BI][BK + pad], else [BK][BI + pad]. Subgroup-matrix loads read the first as row-major
+  // A / column-major B, the second as column-major A / row-major B.
+  const aByK = spec.a.along === 'k';
+  const bByK = spec.b.along === 'k';
+  const PA = aByK ? BK + PAD16 : BM + PAD16;
+  const PB = bByK ? BK + PAD16 : BN + PAD16;
+  const SA = tcTileElems(BM, BK, spec.a.along);
+  const SB = tcTileElems(BN, BK, spec.b.along);
+  const put = (T: string, byK: boolean, stage: number, P: number) => (per: 1 | 4, along: 'k' | 'mn') => {
     const at = (di: number, dk: number) => {
       const i = di ? `ii + ${di}u` : 'ii';
       const k = dk ? `kk + ${dk}u` : 'kk';
-      return rowMajorI ? `${T}[st * ${stage}u + (${i}) * ${P}u + ${k}]` : `${T}[st * ${stage}u + (${k}) * ${P}u + ${i}]`;
+      return byK ? `${T}[st * ${stage}u + (${i}) * ${P}u + ${k}]` : `${T}[st * ${stage}u + (${k}) * ${P}u + ${i}]`;
     };
     if (per === 1) return `${at(0, 0)} = f16(v);`;
     return rep(4, (j) => `${at(along === 'mn' ? j : 0, along === 'k' ? j : 0)} = f16(v[${j}]);`, ' ');
   };
-  const a = operandCode({ ld: spec.a, BI: BM, origin: 'm0', limit: spec.M, put: put('As', true, BM * PA, PA) }, BK, threads, spec.kEnd, 'f16');
-  const b = operandCode({ ld: spec.b, BI: BN, origin: 'n0', limit: spec.N, put: put('Bs', false, BK * PB, PB) }, BK, threads, spec.kEnd, 'f16');
+  const a = operandCode({ ld: spec.a, BI: BM, origin: 'm0', limit: spec.M, put: put('As', aByK, SA, PA) }, BK, threads, spec.kEnd, 'f16');
+  const b = operandCode({ ld: spec.b, BI: BN, origin: 'n0', limit: spec.N, put: put('Bs', bByK, SB, PB) }, BK, threads, spec.kEnd, 'f16');
   // subgroup_matrix_left<T, K, M> is M rows x K columns; right<T, N, K> K x N; result<T, N, M> M x N.
   const L = `subgroup_matrix_left<f16, ${TK}, ${TM}>`;
   const R = `subgroup_matrix_right<f16, ${TN}, ${TK}>`;
   const C = `subgroup_matrix_result<f32, ${TN}, ${TM}>`;
+  const aAt = (i: number) => (aByK ? `(sm + ${i * TM}u) * ${PA}u + kk, false` : `kk * ${PA}u + sm + ${i * TM}u, true`);
+  const bAt = (j: number) => (bByK ? `(sn + ${j * TN}u) * ${PB}u + kk, true` : `kk * ${PB}u + sn + ${j * TN}u, false`);
   const compute = `for (var kk = 0u; kk < ${BK}u; kk += ${TK}u) {
-      ${rep(FM, (i) => `let fa${i} = subgroupMatrixLoad<${L}>(&As, st * ${BM * PA}u + (sm + ${i * TM}u) * ${PA}u + kk, false, ${PA}u);`, '\n      ')}
-      ${rep(FN, (j) => `let fb${j} = subgroupMatrixLoad<${R}>(&Bs, st * ${BK * PB}u + kk * ${PB}u + sn + ${j * TN}u, false, ${PB}u);`, '\n      ')}
+      ${rep(FM, (i) => `let fa${i} = subgroupMatrixLoad<${L}>(&As, st * ${SA}u + ${aAt(i)}, ${PA}u);`, '\n      ')}
+      ${rep(FN, (j) => `let fb${j} = subgroupMatrixLoad<${R}>(&Bs, st * ${SB}u + ${bAt(j)}, ${PB}u);`, '\n      ')}
       ${rep(FM * FN, (f) => `c${f} = subgroupMatrixMultiplyAccumulate(fa${Math.floor(f / FN)}, fb${f % FN}, c${f});`, '\n      ')}
     }`;
   // Each fragment goes through this subgroup's scratch, then its lanes apply the store hook.
   const frag = TM * TN;
-  // Subgroup-matrix builtins want uniform arguments, and Tint's uniformity analysis cannot see
-  // that lid.x / SG is uniform within a subgroup. With one subgroup per workgroup every offset is
-  // uniform by construction (sg = 0); with several, the subgroup_uniformity diagnostic is turned
-  // off (Chromium's WGSL language feature of that name), which Tint may or may not accept.
+  // Subgroup-matrix builtins want subgroup-uniform arguments. With one subgroup per workgroup
+  // every offset is uniform by construction (sg = 0). With several, the subgroup comes from the
+  // subgroup_id builtin (needs the 'subgroups' feature), which the uniformity analysis treats as
+  // subgroup-uniform under diagnostic(off, subgroup_uniformity).
   const one = t.SGM * t.SGN === 1;
   const ids = one
     ? 'const sg = 0u; const sm = 0u; const sn = 0u; let lane = lid.x;'
-    : `let sg = lid.x / ${SG}u; let lane = lid.x % ${SG}u;
+    : `let sg = sg_id; let lane = sg_lane;
   // This subgroup's block of the tile: rows sm.., columns sn..
   let sm = (sg / ${t.SGN}u) * ${FM * TM}u; let sn = (sg % ${t.SGN}u) * ${FN * TN}u;`;
   const epilogue = rep(FM * FN, (f) => {
@@ -299,10 +320,11 @@ function tensorCore(spec: GemmSpec, t: TensorCoreTile): KernelDecl {
     bindings: spec.bindings,
     uniforms: spec.uniforms,
     wg: threads,
-    directives: 'enable chromium_experimental_subgroup_matrix;' + (one ? '' : '\ndiagnostic(off, subgroup_uniformity);'),
+    directives: 'enable chromium_experimental_subgroup_matrix;' + (one ? '' : '\nenable subgroups;\ndiagnostic(off, subgroup_uniformity);'),
+    builtins: one ? undefined : ['@builtin(subgroup_id) sg_id: u32', '@builtin(subgroup_invocation_id) sg_lane: u32'],
     header: `${spec.header ?? ''}
-var<workgroup> As: array<f16, ${2 * BM * PA}>;
-var<workgroup> Bs: array<f16, ${2 * BK * PB}>;
+var<workgroup> As: array<f16, ${2 * SA}>;
+var<workgroup> Bs: array<f16, ${2 * SB}>;
 var<workgroup> Cs: array<f32, ${t.SGM * t.SGN * frag}>;`,
     body: `
   let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BN}u;

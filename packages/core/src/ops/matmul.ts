@@ -11,7 +11,7 @@
 // out: [...batch, M, N]; batch dims equal, or one side without batch (shared operand).
 import { defineOp, type CpuTensor } from '../op';
 import { Tensor, empty } from '../tensor';
-import { launch, type KernelDecl } from '../wgsl';
+import { launch, grid1d, LINEAR_INDEX, type KernelDecl } from '../wgsl';
 import { numel, WGSL_TYPE, type DType } from '../dtype';
 import { DeviceError, ShapeError } from '../errors';
 import type { DeviceInfo } from '../device';
@@ -77,15 +77,17 @@ export const TILE_128: CudaCoreTile = { kind: 'cuda', BM: 128, BN: 128, BK: 16, 
  *   FMA; the price is about 3x the error of rounding the f16 output (sampled: 2e-3 vs 6e-4 of rms
  *   at K=256), and products beyond ±65504 overflow. Set false for f32 multiplication of f16 operands.
  * - `tensorCores` (f16 operands): 'auto' uses subgroup matrices where the device has the feature
- *   and an f16 x f16 -> f32 shape ({@link tensorCoreTile}); 'off' never; 'on' insists (an error
- *   where the device has none). Default 'off', or the env variable Q_TENSOR_CORES=on|off|auto.
- *   NOTE: off by default because today's one-subgroup tensor-core tile loses in the real workload:
- *   the seed's fp16 QLoRA step ran at 3,940 tok/s with it and 4,960 without (H200, 2026-11-29, one
- *   lease); at 4096³ it only ties the CUDA-core tile (34.4 vs 35.5 TFLOP/s).
+ *   and an f16 x f16 -> f32 shape ({@link tensorCoreTileFor}); 'off' never; 'on' insists (an error
+ *   where the device has none). Default 'auto', or the env variable Q_TENSOR_CORES=on|off|auto.
+ *   On an H200 the multi-subgroup tiles ran f16 at 117.6 TFLOP/s (4096³) against 35.6 on CUDA
+ *   cores, and the seed's fp16 QLoRA step went from 4,960 to 6,700 tok/s with them.
  * - `vectorLoads`: read operands as vec4s where their contiguous axis is a multiple of 4.
+ * - `splitK`: 'auto' splits K over workgroup layers when the output has too few tiles to fill a
+ *   GPU (see {@link splitsFor}); a number forces that many splits (tests).
  */
-export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tensorCores: 'auto' | 'on' | 'off'; vectorLoads: boolean } = {
+export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tensorCores: 'auto' | 'on' | 'off'; vectorLoads: boolean; splitK: 'auto' | number } = {
   tile: 'auto',
+  splitK: 'auto',
   f16Fma: true,
   vectorLoads: true,
   tensorCores: envTensorCores(),
@@ -93,7 +95,7 @@ export const matmulSettings: { tile: 'auto' | MatmulTile; f16Fma: boolean; tenso
 
 function envTensorCores(): 'auto' | 'on' | 'off' {
   const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.Q_TENSOR_CORES;
-  return v === 'on' || v === 'auto' ? v : 'off';
+  return v === 'on' || v === 'off' ? v : 'auto';
 }
 
 function isCpuAdapter(info: DeviceInfo): boolean {
@@ -101,15 +103,30 @@ function isCpuAdapter(info: DeviceInfo): boolean {
 }
 
 /**
+ * Tensor-core tile shapes, in subgroup-matrix units: SGM x SGN subgroups per workgroup, each
+ * holding FM x FN result fragments, K in steps of BKx matrix Ks. Multi-subgroup shapes need the
+ * 'subgroups' feature (the subgroup_id builtin); `single` is the fallback without it.
+ * H200, f16, robustness off (2026-11-29, one call): at 4096³ 4x2 subgroups of 2x4 fragments ran
+ * at 117.6 TFLOP/s, 2x2 of 4x4 at 91.4, 2x2 of 2x2 at 53.9, the single subgroup at 42.1; at the
+ * seed's 2048 x 896 -> 4864 projection 86.7 / 66.0 / 58.8 / 16.9; at 2048 x 896 -> 896 (112
+ * tiles of 128) 2x2 of 4x4 won (40.0 against 23.5 and 26.9).
+ */
+export const tensorCoreShapes: Record<'large' | 'medium' | 'small' | 'single', Pick<TensorCoreTile, 'SGM' | 'SGN' | 'FM' | 'FN'> & { BKx: number }> = {
+  large: { SGM: 4, SGN: 2, FM: 2, FN: 4, BKx: 2 },
+  medium: { SGM: 2, SGN: 2, FM: 4, FN: 4, BKx: 2 },
+  small: { SGM: 2, SGN: 2, FM: 2, FN: 2, BKx: 2 },
+  single: { SGM: 1, SGN: 1, FM: 4, FN: 4, BKx: 1 },
+};
+
+/**
  * The tensor-core tile for a device, or null: it needs 'chromium-experimental-subgroup-matrix'
  * with an f16 x f16 -> f32 shape, shader-f16, and one known subgroup size (Apple, Intel and
- * NVIDIA report different shapes: 8x8, 8x16, 16x16; the tile is built from whichever is there).
- * One subgroup per workgroup holds FM x FN accumulators of a 64 x 64 tile, K in steps of the
- * shape's K: one subgroup keeps every subgroup-matrix argument provably uniform (see
- * ./matmul-template). H200, f16 4096³: BK 16 ran at 34.4 TFLOP/s, BK 32 at 15, BK 64 at 8.6;
- * 2x4 or 4x2 fragments at 21-22.
+ * NVIDIA report different shapes: 8x8, 8x16, 16x16; the tile is built from whichever is there,
+ * fragment counts scaled so a 16x16 shape's tile edges are kept). `size` picks from
+ * {@link tensorCoreShapes}; shapes that do not fit the device's workgroup memory or invocation
+ * limit shrink their fragment counts.
  */
-export function tensorCoreTile(info: DeviceInfo): TensorCoreTile | null {
+export function tensorCoreTile(info: DeviceInfo, size: 'large' | 'medium' | 'small' = 'large'): TensorCoreTile | null {
   if (!info.subgroupMatrix || !info.f16) return null;
   const SG = info.subgroupMinSize;
   if (!SG || SG !== info.subgroupMaxSize) return null;
@@ -118,19 +135,35 @@ export function tensorCoreTile(info: DeviceInfo): TensorCoreTile | null {
     .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32')
     .sort((a, b) => b.M * b.N * b.K - a.M * a.N * a.K)[0];
   if (!cfg) return null;
-  let t: TensorCoreTile = { kind: 'tensor', TM: cfg.M, TN: cfg.N, TK: cfg.K, SG, SGM: 1, SGN: 1, FM: Math.max(1, Math.floor(64 / cfg.M)), FN: Math.max(1, Math.floor(64 / cfg.N)), BK: cfg.K * Math.max(1, Math.round(16 / cfg.K)) };
-  while (gemmSharedBytes(t, 'f16') > info.limits.maxComputeWorkgroupStorageSize && (t.FM > 1 || t.FN > 1))
-    t = { ...t, FM: Math.max(1, t.FM >> 1), FN: Math.max(1, t.FN >> 1) };
-  const { threads } = tileShape(t);
-  if (gemmSharedBytes(t, 'f16') > info.limits.maxComputeWorkgroupStorageSize || threads > info.limits.maxComputeInvocationsPerWorkgroup) return null;
-  return t;
+  const shape = info.subgroups ? tensorCoreShapes[size] : tensorCoreShapes.single;
+  let t: TensorCoreTile = {
+    kind: 'tensor', TM: cfg.M, TN: cfg.N, TK: cfg.K, SG, SGM: shape.SGM, SGN: shape.SGN,
+    FM: Math.max(1, Math.floor((shape.FM * 16) / cfg.M)), FN: Math.max(1, Math.floor((shape.FN * 16) / cfg.N)),
+    BK: cfg.K * Math.max(1, Math.round((16 * shape.BKx) / cfg.K)),
+  };
+  const fits = (c: TensorCoreTile) => gemmSharedBytes(c, 'f16') <= info.limits.maxComputeWorkgroupStorageSize && tileShape(c).threads <= info.limits.maxComputeInvocationsPerWorkgroup;
+  while (!fits(t) && (t.FM > 1 || t.FN > 1)) t = { ...t, FM: Math.max(1, t.FM >> 1), FN: Math.max(1, t.FN >> 1) };
+  return fits(t) ? t : null;
+}
+
+/**
+ * The tensor-core tile for an M x N output (batch nb): the 256-thread 128x128 tile once there are
+ * two waves of them on a ~130-SM GPU, the 128-thread 128x128 tile from half a wave, else 64x64
+ * (which matmul pairs with split-K when K is long).
+ */
+export function tensorCoreTileFor(info: DeviceInfo, M: number, N: number, nb = 1): TensorCoreTile | null {
+  const large = tensorCoreTile(info, 'large');
+  if (!large) return null;
+  const { BM, BN } = tileShape(large);
+  const tiles = Math.ceil(M / BM) * Math.ceil(N / BN) * nb;
+  return tiles >= 264 ? large : tiles >= 64 ? tensorCoreTile(info, 'medium') : tensorCoreTile(info, 'small');
 }
 
 /** Tensor cores for this dtype on this device, as matmulSettings.tensorCores asks. */
-export function useTensorCores(dtype: DType, info: DeviceInfo): TensorCoreTile | null {
+export function useTensorCores(dtype: DType, info: DeviceInfo, M = 4096, N = 4096, nb = 1): TensorCoreTile | null {
   const mode = matmulSettings.tensorCores;
   if (mode === 'off' || dtype !== 'f16') return null;
-  const t = tensorCoreTile(info);
+  const t = tensorCoreTileFor(info, M, N, nb);
   if (!t && mode === 'on') {
     throw new DeviceError(`matmul: tensorCores 'on', but this device has no f16 subgroup-matrix shape (features: ${info.features.join(', ')})`);
   }
@@ -154,7 +187,7 @@ function pickTile(d: Dims, nb: number, dtype: DType, dev: Tensor['dev']): Matmul
     const fits = gemmSharedBytes(forced, dtype === 'f16' ? 'f16' : 'f32') <= dev.info.limits.maxComputeWorkgroupStorageSize;
     return { ...(fits ? forced : one), f16Fma: dtype === 'f16' && matmulSettings.f16Fma };
   }
-  const tc = useTensorCores(dtype, dev.info);
+  const tc = useTensorCores(dtype, dev.info, d.M, d.N, nb);
   if (tc) return tc;
   let t: CudaCoreTile;
   if (cpu) {
@@ -177,24 +210,24 @@ function pickTile(d: Dims, nb: number, dtype: DType, dev: Tensor['dev']): Matmul
  * The dense matmul on the GEMM template: op(A) and op(B) read from f32/f16 bindings (as vec4s
  * where the contiguous axis allows), the result stored in the operands' dtype.
  */
-function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTile, vecA: boolean, vecB: boolean): KernelDecl {
-  if (dtype !== 'f32' && dtype !== 'f16') throw new ShapeError(`matmul: dtype ${dtype} is not a float`);
-  const T = WGSL_TYPE[dtype];
+function tileSource(dtA: DType, dtB: DType, out: DType, transA: boolean, transB: boolean, t: MatmulTile, vecA: boolean, vecB: boolean): KernelDecl {
+  for (const dt of [dtA, dtB, out]) if (dt !== 'f32' && dt !== 'f16') throw new ShapeError(`matmul: dtype ${dt} is not a float`);
   const a = denseLoad({
-    binding: 'a', dtype, per: vecA ? 4 : 1, along: transA ? 'mn' : 'k',
+    binding: 'a', dtype: dtA as 'f32' | 'f16', per: vecA ? 4 : 1, along: transA ? 'mn' : 'k',
     index: transA ? 'offA + gk * u.M + gi' : 'offA + gi * u.K + gk',
   });
   const b = denseLoad({
-    binding: 'b', dtype, per: vecB ? 4 : 1, along: transB ? 'k' : 'mn',
+    binding: 'b', dtype: dtB as 'f32' | 'f16', per: vecB ? 4 : 1, along: transB ? 'k' : 'mn',
     index: transB ? 'offB + gi * u.K + gk' : 'offB + gk * u.N + gi',
   });
   const tag = t.kind === 'cuda' ? `${t.BM}${t.f16Fma ? '_fma16' : ''}` : `tc${tileShape(t).BM}x${tileShape(t).BN}`;
+  const types = dtA === dtB && dtA === out ? dtA : `${dtA}_${dtB}_${out}`;
   return gemmKernel({
-    name: `matmul${tag}${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${dtype}`,
+    name: `matmul${tag}${transA ? '_tA' : ''}${transB ? '_tB' : ''}_${types}`,
     bindings: [
-      { name: 'a', dtype, vec4: vecA },
-      { name: 'b', dtype, vec4: vecB },
-      { name: 'c', dtype, access: 'read_write' },
+      { name: 'a', dtype: dtA, vec4: vecA },
+      { name: 'b', dtype: dtB, vec4: vecB },
+      { name: 'c', dtype: out, access: 'read_write' },
     ],
     uniforms: [
       ['M', 'u32'],
@@ -215,8 +248,8 @@ function tileSource(dtype: DType, transA: boolean, transB: boolean, t: MatmulTil
     kEnd: 'kEnd',
     a,
     b,
-    store: (row, col, v) => `c[offC + ${row} * u.N + ${col}] = ${T}(${v});`,
-    shared: t.kind === 'tensor' || dtype === 'f16' ? 'f16' : 'f32',
+    store: (row, col, v) => `c[offC + ${row} * u.N + ${col}] = ${WGSL_TYPE[out]}(${v});`,
+    shared: t.kind === 'tensor' || (dtA === 'f16' && dtB === 'f16') ? 'f16' : 'f32',
     tile: t,
   });
 }
@@ -225,36 +258,49 @@ const kernels = new Map<string, KernelDecl>();
 
 function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   if (a.dtype !== b.dtype) throw new ShapeError(`matmul: dtypes differ (${a.dtype}, ${b.dtype})`);
+  return matmulMixed(a, b, attrs);
+}
+
+/**
+ * The GPU product without autograd, for kernels that compose it (the fused lm_head loss): A and B
+ * may differ in float dtype (an f16 activation against an f32 weight is read as f32 and rounded
+ * to f16 in the tile on tensor cores, as autocast would cast the weight); the result has A's dtype.
+ */
+export function matmulMixed(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
   const d = dims(a.shape, b.shape, attrs);
   const c = empty([...d.batch, d.M, d.N], a.dtype, a.dev);
   const nb = numel(d.batch);
-  if (nb === 1 && !attrs.transA && attrs.transB && d.M <= GEMV_MAX_ROWS && d.K >= 64) {
+  if (a.dtype === b.dtype && nb === 1 && !attrs.transA && attrs.transB && d.M <= GEMV_MAX_ROWS && d.K >= 64) {
     c.release();
     return gemvTransB(a, b, d.M, d.N, d.K).reshape([...d.batch, d.M, d.N]);
   }
-  const t = pickTile(d, nb, a.dtype, a.dev);
+  // Mixed operands take the tile of their narrower dtype (tensor cores for f16 x f32).
+  const t = pickTile(d, nb, a.dtype === 'f16' || b.dtype === 'f16' ? 'f16' : a.dtype, a.dev);
   const { BM, BN, BK } = tileShape(t);
   // vec4 loads where the operand's contiguous axis (and so every row and batch offset) is a
   // multiple of 4 elements.
   const vecA = matmulSettings.vectorLoads && (attrs.transA ? d.M : d.K) % 4 === 0;
   const vecB = matmulSettings.vectorLoads && (attrs.transB ? d.K : d.N) % 4 === 0;
-  const key = `${a.dtype}${attrs.transA}${attrs.transB}${JSON.stringify(t)}${vecA}${vecB}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = tileSource(a.dtype, attrs.transA, attrs.transB, t, vecA, vecB)));
+  const kernel = (out: DType) => {
+    const key = `${a.dtype}${b.dtype}${out}${attrs.transA}${attrs.transB}${JSON.stringify(t)}${vecA}${vecB}`;
+    let k = kernels.get(key);
+    if (!k) kernels.set(key, (k = tileSource(a.dtype, b.dtype, out, attrs.transA, attrs.transB, t, vecA, vecB)));
+    return k;
+  };
   const tiles = Math.ceil(d.N / BN) * Math.ceil(d.M / BM);
-  // A long K over few output tiles (an lm_head's input gradient: K = vocabulary) would leave most
-  // of the GPU idle: split K over workgroup layers and sum the partial products.
-  const splits = nb === 1 && d.K >= 8192 && tiles < 128 ? Math.min(64, Math.ceil(256 / tiles), Math.ceil(d.K / 1024)) : 1;
+  const splits = nb === 1 ? splitsFor(tiles, d.K, BK, isCpuAdapter(a.dev.info)) : 1;
   if (splits > 1) {
+    // Layer z sums k in [z·kPer, (z+1)·kPer) into its own f32 slice; the slices are summed (and
+    // rounded to the output dtype) after.
     const kPer = Math.ceil(d.K / splits / BK) * BK;
-    const parts = empty([splits, d.M, d.N], a.dtype, a.dev);
-    launch(k, [a, b, parts], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), Math.ceil(d.K / kPer)], [d.M, d.N, d.K, 0, 0, 1, kPer]);
-    c.release();
-    const out = sum(parts, [0]).reshape([...d.batch, d.M, d.N]);
+    const layers = Math.ceil(d.K / kPer);
+    const parts = empty([layers, d.M, d.N], 'f32', a.dev);
+    launch(kernel('f32'), [a, b, parts], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), layers], [d.M, d.N, d.K, 0, 0, 1, kPer]);
+    sumSlices(parts, c);
     parts.release();
-    return out;
+    return c;
   }
-  launch(k, [a, b, c], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), nb], [
+  launch(kernel(a.dtype), [a, b, c], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), nb], [
     d.M,
     d.N,
     d.K,
@@ -264,6 +310,53 @@ function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
     0,
   ]);
   return c;
+}
+
+/**
+ * out = the sum of the f32 slices of `parts` ([S, ...out.shape]), in out's dtype: the reduction of
+ * a split-K product. One thread per 4 outputs, the slices summed in order.
+ */
+export function sumSlices(parts: Tensor, out: Tensor): void {
+  const n = out.size;
+  const S = parts.shape[0]!;
+  const vec = n % 4 === 0;
+  const T = WGSL_TYPE[out.dtype];
+  const key = `sumslices${out.dtype}${vec}`;
+  let k = kernels.get(key);
+  if (!k) {
+    kernels.set(key, (k = {
+      name: `splitk_sum_${out.dtype}${vec ? '_v4' : ''}`,
+      bindings: [
+        { name: 'p', dtype: 'f32', vec4: vec },
+        { name: 'y', dtype: out.dtype, access: 'read_write' },
+      ],
+      uniforms: [['n', 'u32'], ['S', 'u32']],
+      body: vec
+        ? `let i = ${LINEAR_INDEX}; let q = u.n / 4u; if (i >= q) { return; }
+  var s = vec4<f32>(0.0);
+  for (var z = 0u; z < u.S; z++) { s += p[z * q + i]; }
+  ${out.dtype === 'f32' ? 'y[4u * i] = s.x; y[4u * i + 1u] = s.y; y[4u * i + 2u] = s.z; y[4u * i + 3u] = s.w;' : `y[4u * i] = ${T}(s.x); y[4u * i + 1u] = ${T}(s.y); y[4u * i + 2u] = ${T}(s.z); y[4u * i + 3u] = ${T}(s.w);`}`
+        : `let i = ${LINEAR_INDEX}; if (i >= u.n) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < u.S; z++) { s += p[z * u.n + i]; }
+  y[i] = ${T}(s);`,
+    }));
+  }
+  launch(k, [parts, out], grid1d(vec ? n / 4 : n), [n, S]);
+}
+
+/**
+ * How many K splits an output of `tiles` workgroup tiles gets. Few tiles over a long K leave most
+ * of a GPU idle (a LoRA gradient: 64 x 896 outputs over 1024 tokens; an lm_head's input gradient:
+ * K = vocabulary), so K is split over workgroup layers until about one wave of ~132 SMs is busy,
+ * each layer keeping at least 256 of K. CPU adapters (a few cores) only split very long K.
+ */
+export function splitsFor(tiles: number, K: number, BK: number, cpu: boolean): number {
+  const forced = matmulSettings.splitK;
+  if (forced !== 'auto') return Math.max(1, Math.min(forced, Math.ceil(K / BK)));
+  if (K >= 8192 && tiles < 128) return Math.min(64, Math.ceil(256 / tiles), Math.ceil(K / 1024));
+  if (cpu || tiles >= 66 || K < 512) return 1;
+  return Math.min(Math.ceil(132 / tiles), Math.floor(K / 256));
 }
 
 function matmulCpu([a, b]: CpuTensor[], attrs: MatmulAttrs): CpuTensor {

@@ -5,7 +5,7 @@
  * binding limit (128 MiB on some).
  */
 // h: [N, D] final hidden states, head: [V, D], labels: [N] (already shifted) -> loss []
-import { cast, embedding, linearCrossEntropy, tensor, type Tensor } from '@q/core';
+import { embedding, linearCrossEntropy, tensor, type Tensor } from '@q/core';
 
 /** Rows per chunk so that a chunk's f32 logits stay within `maxBytes`. */
 export function lossChunkRows(vocab: number, maxBytes: number): number {
@@ -22,9 +22,9 @@ export function chunkedLmHeadLoss(h: Tensor, head: Tensor, labels: Int32Array, n
   });
   const x = valid.length === labels.length ? h : embedding(h, tensor(Int32Array.from(valid), [valid.length], { dtype: 'i32', dev: h.dev }));
   const lab = tensor(Int32Array.from(valid, (i) => labels[i]!), [valid.length], { dtype: 'i32', dev: h.dev });
-  // Under fp16 the hidden states go up to the head's f32 rather than the head down to f16: an f16
-  // copy of a tied 151936x896 head would add 272 MB to the peak (measured: 1.58 vs 1.28 GiB on the
-  // H200) and buys no speed without tensor cores. The loss is f32 either way, as transformers'
-  // logits.float().
-  return linearCrossEntropy(cast(x, head.dtype), head, lab, { normalizer, maxChunkBytes: maxBytes });
+  // Under fp16 the f16 hidden states meet the f32 head inside the products (read as f32, rounded
+  // to f16 in the tensor-core tiles, as autocast casts the weight), so no f16 copy of a tied
+  // 151936x896 head is held (it would add 272 MB to the peak). The logits are f16 as under
+  // autocast; the loss is f32, as transformers' logits.float().
+  return linearCrossEntropy(x, head, lab, { normalizer, maxChunkBytes: maxBytes });
 }

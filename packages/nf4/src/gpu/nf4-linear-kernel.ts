@@ -17,9 +17,9 @@ export type Mode = 'fwd' | 'bwd';
 /** Output tile edge: 64 (4x4 per thread) or 128 (8x8 per thread). */
 export type TileSize = 64 | 128;
 
-/** Workgroup memory of a tile: its operand tiles (see core's gemmSharedBytes) and the 16-entry code table. */
+/** Workgroup memory of a tile: its operand tiles (see core's gemmSharedBytes) and, on CUDA cores, the 16-entry code table. */
 export function sharedBytes(tile: GemmTile): number {
-  return gemmSharedBytes(tile, tile.kind === 'tensor' ? 'f16' : 'f32') + 16 * 4;
+  return tile.kind === 'tensor' ? gemmSharedBytes(tile, 'f16') : gemmSharedBytes(tile, 'f32') + 16 * 4;
 }
 
 /** Round a decoded weight to its origin dtype, as dequantizeNF4 does. */
@@ -39,7 +39,7 @@ function originRound(dtype: OriginDtype): string {
  * is never written. Raw code words and absmax are prefetched; decoding (nibble -> table value ·
  * absmax, rounded to the origin dtype) happens when the unit is stored into workgroup memory.
  */
-function wLoad(mode: Mode, aligned: boolean): TileLoad {
+function wLoad(mode: Mode, aligned: boolean, lut: string): TileLoad {
   // gi runs over the output columns (N fwd, K bwd), gk over the reduction (K fwd, N bwd).
   const pos = mode === 'fwd' ? 'let row = gi; let col = gk;' : 'let row = gk; let col = gi;';
   // aligned: the unit's half-word, low byte first; unaligned: the unit's nibble (even index high).
@@ -54,8 +54,8 @@ function wLoad(mode: Mode, aligned: boolean): TileLoad {
       if (ok) { let flat = row * u.K + col; rw[${l}] = ${word}; rs[${l}] = absmax[flat >> u.log2bs]; }`,
     value: (l, S) =>
       aligned
-        ? `vec4<${S}>(vec4<f32>(wv(lut[(rw[${l}] >> 4u) & 15u], rs[${l}]), wv(lut[rw[${l}] & 15u], rs[${l}]), wv(lut[(rw[${l}] >> 12u) & 15u], rs[${l}]), wv(lut[(rw[${l}] >> 8u) & 15u], rs[${l}])))`
-        : `${S}(wv(lut[rw[${l}]], rs[${l}]))`,
+        ? `vec4<${S}>(vec4<f32>(wv(${lut}[(rw[${l}] >> 4u) & 15u], rs[${l}]), wv(${lut}[rw[${l}] & 15u], rs[${l}]), wv(${lut}[(rw[${l}] >> 12u) & 15u], rs[${l}]), wv(${lut}[(rw[${l}] >> 8u) & 15u], rs[${l}])))`
+        : `${S}(wv(${lut}[rw[${l}]], rs[${l}]))`,
   };
 }
 
@@ -65,8 +65,16 @@ function wLoad(mode: Mode, aligned: boolean): TileLoad {
  * `tile`: a CUDA-core tile (f32 workgroup tiles, as the dequantize-then-matmul reference computes)
  * or a tensor-core tile (f16 activations only; weights rounded to f16 in workgroup memory).
  */
-export function nf4LinearKernel(mode: Mode, dtype: 'f32' | 'f16', origin: OriginDtype, aligned: boolean, tile: GemmTile, vecA: boolean): Kernel {
-  const tag = tile.kind === 'cuda' ? (tile.BM === 128 ? '_t128' : '') : `_tc${tileShape(tile).BM}`;
+export function nf4LinearKernel(mode: Mode, dtype: 'f32' | 'f16', origin: OriginDtype, aligned: boolean, tile: GemmTile, vecA: boolean, split = false): Kernel {
+  const { BM, BN, threads } = tileShape(tile);
+  const tag = (tile.kind === 'cuda' ? (tile.BM === 128 ? '_t128' : '') : `_tc${BM}x${BN}_${threads}`) + (split ? '_splitk' : '');
+  // Tensor-core tiles hold weights in f16: an f16-origin weight is rounded once by the f16
+  // conversion (round to nearest even on the GPUs that have subgroup matrices) instead of the
+  // exact software rounding; the code table is read from its buffer (L1-resident), which leaves
+  // the workgroup memory to the tiles (the 256-thread tile uses all 48 KiB of an H200's).
+  const tc = tile.kind === 'tensor';
+  const round = tc && origin === 'float16' ? 'fn wv(q: f32, a: f32) -> f32 { return q * a; }' : originRound(origin);
+  const exact = !(tc && origin === 'float16') && origin !== 'float32';
   return gemmKernel({
     name: `nf4_linear_${mode}_${dtype}${tag}`,
     bindings: [
@@ -74,19 +82,21 @@ export function nf4LinearKernel(mode: Mode, dtype: 'f32' | 'f16', origin: Origin
       { name: 'codes', dtype: 'u32' },
       { name: 'absmax', dtype: 'f32' },
       { name: 'qmap', dtype: 'f32' },
-      { name: 'y', dtype, access: 'read_write' },
+      // Split-K: workgroup layer z writes its f32 partial product to slice z.
+      { name: 'y', dtype: split ? 'f32' : dtype, access: 'read_write' },
     ],
-    uniforms: [['M', 'u32'], ['R', 'u32'], ['C', 'u32'], ['K', 'u32'], ['log2bs', 'u32']],
+    uniforms: [['M', 'u32'], ['R', 'u32'], ['C', 'u32'], ['K', 'u32'], ['log2bs', 'u32'], ['kPer', 'u32']],
     M: 'u.M',
     N: 'u.C',
-    kEnd: 'u.R',
+    kStart: split ? 'wid.z * u.kPer' : undefined,
+    kEnd: split ? 'min(u.R, (wid.z + 1u) * u.kPer)' : 'u.R',
     a: denseLoad({ binding: 'a', dtype, per: vecA ? 4 : 1, along: 'k', index: 'gi * u.R + gk' }),
-    b: wLoad(mode, aligned),
-    header: `${origin === 'float32' ? '' : EXACT_FLOAT_WGSL}
-${originRound(origin)}
-var<workgroup> lut: array<f32, 16>;`,
-    prologue: 'if (lid.x < 16u) { lut[lid.x] = qmap[lid.x]; }',
-    store: (row, col, v) => `y[${row} * u.C + ${col}] = ${dtype}(${v});`,
+    b: wLoad(mode, aligned, tc ? 'qmap' : 'lut'),
+    header: `${exact ? EXACT_FLOAT_WGSL : ''}
+${round}
+${tc ? '' : 'var<workgroup> lut: array<f32, 16>;'}`,
+    prologue: tc ? '' : 'if (lid.x < 16u) { lut[lid.x] = qmap[lid.x]; }',
+    store: (row, col, v) => (split ? `y[wid.z * u.M * u.C + ${row} * u.C + ${col}] = ${v};` : `y[${row} * u.C + ${col}] = ${dtype}(${v});`),
     shared: tile.kind === 'tensor' ? 'f16' : 'f32',
     tile,
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backward, getDevice, keep, matmul, mul, sum, tensor, tidy, tapeSize, type QDevice } from '@q/core';
-import { type CpuTensor } from '@q/core/kernel';
+import { matmulSettings, type CpuTensor } from '@q/core/kernel';
 import { checkOp, reference } from '@q/core/testing';
 import { quantizeNF4 } from '../quantize';
 import { dequantizeAbsmax, dequantizeNF4 } from '../dequantize';
@@ -85,14 +85,16 @@ describe('nf4Linear (fused) against dequantize-then-matmul', () => {
 
   // Both tiles over several workgroups with ragged edges, forward and backward, word-aligned rows
   // (K % 8 == 4: units in both halves of a word) and not, against the dense matmul on the GPU.
-  for (const tile of [64, 128] as const)
+  // Split-K (f32 partial products over workgroup layers, as on a GPU when outputs are few) once.
+  for (const [tile, splits] of [[64, 1], [128, 1], [64, 3]] as const)
     for (const [M, N, K] of [[150, 140, 100], [131, 70, 37]] as const)
-      it(`tile ${tile}: x [${M}, ${K}], W [${N}, ${K}], forward and dx`, async () => {
+      it(`tile ${tile}${splits > 1 ? `, K split ${splits} ways` : ''}: x [${M}, ${K}], W [${N}, ${K}], forward and dx`, async () => {
         const { w } = weight(N, K, { blocksize: 64 }, 5);
         const dense = dequantizeOnGpu(w);
         const x = tensor(normalData(M * K, 13), [M, K]);
         const gy = tensor(normalData(M * N, 14), [M, N]);
         nf4LinearSettings.tile = tile;
+        if (splits > 1) matmulSettings.splitK = splits;
         try {
           const [y, yd, gx, gxd] = await Promise.all([
             nf4Linear(x, w).read(),
@@ -104,6 +106,7 @@ describe('nf4Linear (fused) against dequantize-then-matmul', () => {
           expect(Math.max(...gx.map((v, i) => Math.abs(v - gxd[i]!)))).toBeLessThan(1e-4);
         } finally {
           nf4LinearSettings.tile = 'auto';
+          matmulSettings.splitK = 'auto';
         }
         for (const t of [x, gy, dense]) t.release();
         w.release();

@@ -9,31 +9,36 @@
 // x: [..., K] (f32 or f16), w: Nf4Weight [N, K] -> y: [..., N]
 // backward: gy [..., N] -> gx [..., K]
 import { ShapeError, type Tensor } from '@q/core';
-import { defineOp, launch, empty, tileShape, useTensorCores, TILE_64, TILE_128, type CpuTensor, type GemmTile } from '@q/core/kernel';
+import { defineOp, launch, empty, splitsFor, sumSlices, tileShape, useTensorCores, TILE_64, TILE_128, type CpuTensor, type GemmTile } from '@q/core/kernel';
 import { dequantizeNF4 } from '../dequantize';
 import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
 
 /**
- * Which kernel the fused op uses. `tile`: 'auto' picks a CUDA-core tile by output size and
- * adapter; tests force one. `tensorCores` (f16 activations on devices with subgroup matrices, as
- * core's matmulSettings.tensorCores allows): the template's tensor-core variant. Off by default
- * for now: it computes correctly on an H200 (stress-checked) but has not been timed there yet,
- * while the CUDA-core kernels were (0.84-1.0x of the dense f32 matmul).
+ * Which kernel the fused op uses. `tile`: 'auto' picks by output size and adapter; tests and
+ * benchmarks force a CUDA-core tile size or any template tile. `tensorCores` (f16 activations on
+ * devices with subgroup matrices): the template's tensor-core variant, as far as core's
+ * matmulSettings.tensorCores allows ('off' there turns it off here too).
  */
-export const nf4LinearSettings: { tile: 'auto' | TileSize; tensorCores: boolean } = { tile: 'auto', tensorCores: false };
+export const nf4LinearSettings: { tile: 'auto' | TileSize | GemmTile; tensorCores: boolean } = { tile: 'auto', tensorCores: true };
 
 const kernels = new Map<string, Kernel>();
 
+function isCpu(dev: Tensor['dev']): boolean {
+  const { vendor, architecture, description } = dev.info;
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${description}`);
+}
+
 /** As core's matmul picks its tile, for an [M, C] output. */
 function pickTile(M: number, C: number, dtype: 'f32' | 'f16', dev: Tensor['dev'], mode: Mode): GemmTile {
-  const { vendor, architecture, description } = dev.info;
-  const cpu = /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${description}`);
+  const cpu = isCpu(dev);
   let B: TileSize;
-  if (nf4LinearSettings.tile !== 'auto') B = nf4LinearSettings.tile;
+  const forced = nf4LinearSettings.tile;
+  if (typeof forced === 'object') return forced;
+  if (forced !== 'auto') B = forced;
   else {
     // f16 activations on a device with subgroup matrices: tensor cores (matmulSettings.tensorCores).
-    const tc = nf4LinearSettings.tensorCores ? useTensorCores(dtype, dev.info) : null;
+    const tc = nf4LinearSettings.tensorCores ? useTensorCores(dtype, dev.info, M, C) : null;
     if (tc && sharedBytes(tc) <= dev.info.limits.maxComputeWorkgroupStorageSize) return tc;
     // CPU adapters: a few cores share all workgroups, so bigger tiles only add reuse.
     if (cpu) B = Math.min(M, C) >= 64 ? 128 : 64;
@@ -61,11 +66,29 @@ function fused(mode: Mode, a: Tensor, w: Nf4Weight, absmax: Tensor): Tensor {
   const tile = pickTile(M, C, a.dtype, a.dev, mode);
   const aligned = K % 4 === 0;
   const vecA = R % 4 === 0;
-  const key = `${mode}/${a.dtype}/${w.dtype}/${aligned}/${vecA}/${JSON.stringify(tile)}`;
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = nf4LinearKernel(mode, a.dtype, w.dtype, aligned, tile, vecA)));
-  const { BM, BN } = tileShape(tile);
-  launch(k, [a, w.codes, absmax, w.qmap, y], [Math.ceil(C / BN), Math.ceil(M / BM)], [M, R, C, K, Math.log2(w.blocksize)]);
+  const { BM, BN, BK } = tileShape(tile);
+  const dtype = a.dtype;
+  const kernel = (split: boolean) => {
+    const key = `${mode}/${a.dtype}/${w.dtype}/${aligned}/${vecA}/${JSON.stringify(tile)}/${split}`;
+    let k = kernels.get(key);
+    if (!k) kernels.set(key, (k = nf4LinearKernel(mode, dtype, w.dtype, aligned, tile, vecA, split)));
+    return k;
+  };
+  const grid: [number, number] = [Math.ceil(C / BN), Math.ceil(M / BM)];
+  const uniforms = [M, R, C, K, Math.log2(w.blocksize)];
+  // Few output tiles over a long reduction (the k/v projections: 1024 x 128 outputs over 896)
+  // leave a GPU idle: split the reduction as core's matmul does, summing f32 partial products.
+  const splits = splitsFor(grid[0] * grid[1], R, BK, isCpu(a.dev));
+  if (splits > 1) {
+    const kPer = Math.ceil(R / splits / BK) * BK;
+    const layers = Math.ceil(R / kPer);
+    const parts = empty([layers, M, C], 'f32', a.dev);
+    launch(kernel(true), [a, w.codes, absmax, w.qmap, parts], [...grid, layers], [...uniforms, kPer]);
+    sumSlices(parts, y);
+    parts.release();
+    return y;
+  }
+  launch(kernel(false), [a, w.codes, absmax, w.qmap, y], grid, [...uniforms, 0]);
   return y;
 }
 
