@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """trl as the oracle for @q's SFT data path: token ids, label masks, batches, packing, one step.
 
-    python3 tools/golden/trl_golden.py <golden-in dir> <tiny-chat.jsonl> <out.json>
+    python3 tools/golden/trl_golden.py <golden-in dir> <tiny-chat.jsonl> <out.json> [--set base|assistant]
+
+--set base (the default) writes trl-golden.json's configurations; --set assistant writes
+trl-assistant-golden.json's: assistant-only loss with trl's own training chat templates, which carry
+`{% generation %}` markers (trl/chat_templates/qwen3_training.jinja, qwen2_5_training.jinja), so trl
+takes transformers' return_assistant_tokens_mask as it is and swaps nothing in. The template is set
+on the tokenizer (as SFTConfig(chat_template_path=<a .jinja file>) does) and recorded in the fixture.
 
 <golden-in dir> is what tools/golden/make-inputs.ts wrote (qwen2/ with config, weights and the
 Qwen3 tokenizer; adapter-q/, @q's LoRA adapter for it). Needs torch, transformers, peft, accelerate,
@@ -30,6 +36,9 @@ import tempfile
 import torch
 
 IN, ROWS, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+SET = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--set" else "base"
+if SET not in ("base", "assistant") or len(sys.argv) not in (4, 6):
+    sys.exit("usage: trl_golden.py <golden-in dir> <tiny-chat.jsonl> <out.json> [--set base|assistant]")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -65,10 +74,24 @@ def prompt_completion(messages):
     return {"prompt": head, "completion": messages[-1]["content"]}
 
 
+def multi_turn(a, b):
+    """Two conversations as one: a's turns, then b's without its system message."""
+    return a + [m for m in b if m["role"] != "system"]
+
+
+def with_think(messages, thought):
+    """The last assistant turn with a reasoning block in its content (Qwen3 templates split it off)."""
+    return messages[:-1] + [{"role": "assistant", "content": f"<think>\n{thought}\n</think>\n\n{messages[-1]['content']}"}]
+
+
 ROW_SETS = {
     "text": [{"text": as_text(c["messages"])} for c in chat[:8]],
     "messages": [{"messages": c["messages"]} for c in chat[:8]],
     "prompt_completion": [prompt_completion(c["messages"]) for c in chat[:8]],
+    # Multi-turn conversations (several assistant spans per row), reasoning blocks, single turns.
+    "messages_multi": [{"messages": multi_turn(chat[2 * k]["messages"], chat[2 * k + 1]["messages"])} for k in range(4)]
+    + [{"messages": with_think(chat[8]["messages"], "Three and five.")}, {"messages": with_think(chat[9]["messages"], "")}]
+    + [{"messages": chat[k]["messages"]} for k in (10, 11)],
 }
 
 # name, rows, SFTConfig fields, batch size, whether to record a training step
@@ -83,6 +106,14 @@ CONFIGS = [
     ("packing-bfd-96", "text", dict(dataset_text_field="text", max_length=96, packing=True, packing_strategy="bfd"), 2, True),
 ]
 
+# name, rows, SFTConfig fields, batch size, whether to record a training step, trl training template
+ASSISTANT_CONFIGS = [
+    ("assistant-only-qwen3-training", "messages_multi", dict(max_length=512, assistant_only_loss=True), 4, True, "qwen3_training.jinja"),
+    ("assistant-only-qwen2.5-training", "messages_multi", dict(max_length=512, assistant_only_loss=True), 4, False, "qwen2_5_training.jinja"),
+    ("assistant-only-truncated-40", "messages_multi", dict(max_length=40, assistant_only_loss=True), 4, False, "qwen3_training.jinja"),
+    ("assistant-only-bfd-128", "messages_multi", dict(max_length=128, assistant_only_loss=True, packing=True), 2, True, "qwen3_training.jinja"),
+]
+
 
 def to_list(t):
     return t.tolist() if isinstance(t, torch.Tensor) else t
@@ -93,15 +124,21 @@ def load_model():
     return PeftModel.from_pretrained(base, os.path.join(IN, "adapter-q"), is_trainable=True)
 
 
-def run(name, rows_name, fields, bs, with_step):
+def run(name, rows_name, fields, bs, with_step, template=None):
     rows = ROW_SETS[rows_name]
+    proc = tok
+    if template is not None:
+        # A fresh tokenizer with trl's training template, as SFTConfig(chat_template_path=...) sets it.
+        proc = AutoTokenizer.from_pretrained(model_dir)
+        with open(os.path.join(os.path.dirname(trl.__file__), "chat_templates", template), encoding="utf-8") as fh:
+            proc.chat_template = fh.read()
     args = SFTConfig(
         output_dir=os.path.join(work, name), per_device_train_batch_size=bs, gradient_accumulation_steps=2,
         use_cpu=True, report_to="none", seed=0, dataset_num_proc=None, logging_steps=1, save_strategy="no",
         learning_rate=1e-3, **fields,
     )
     model = load_model()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tok)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=proc)
     ds = trainer.train_dataset
     examples = []
     for ex in ds:
@@ -120,6 +157,9 @@ def run(name, rows_name, fields, bs, with_step):
         "examples": examples, "groups": groups,
         "batches": [{k: to_list(v) for k, v in b.items()} for b in batches],
     }
+    if template is not None:
+        rec["chat_template_file"] = f"trl/chat_templates/{template}"
+        rec["chat_template"] = proc.chat_template
     if with_step:
         dev = torch.device("cpu")
         samples, n_items = trainer.get_batch_samples(iter(batches), len(batches), dev)
@@ -145,9 +185,9 @@ def main():
     out = {"model_config": json.load(open(os.path.join(model_dir, "config.json"))), "weights": inputs["models"]["qwen2"]["weights"],
            "adapter": inputs["adapter_q"], "trl": trl.__version__, "transformers": transformers.__version__, "datasets": datasets.__version__,
            "torch": torch.__version__, "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id,
-           "row_sets": ROW_SETS, "configs": []}
+           "trl_commit": os.environ.get("TRL_COMMIT"), "row_sets": ROW_SETS, "configs": []}
     failed = []
-    for c in CONFIGS:
+    for c in CONFIGS if SET == "base" else ASSISTANT_CONFIGS:
         try:
             out["configs"].append(run(*c))
         except Exception as e:  # record and go on: one configuration must not cost the others

@@ -27,13 +27,37 @@ export const mutations = [
     what: 'assistant mask leaves out the last token of each span (the end-of-turn token)',
     edits: [{ file: 'packages/chat-template/src/token-mask.ts', find: 'for (let t = tokenAt.get(s)!; t < tokenAt.get(e)!; t++) mask[t] = 1;', replace: 'for (let t = tokenAt.get(s)!; t < tokenAt.get(e)! - 1; t++) mask[t] = 1;' },
       { file: 'packages/chat-template/src/token-mask.ts', find: 'spans.some(([s, e]) => a < e && b > s)', replace: 'spans.some(([s, e]) => a < e && b > s && b < e)' }],
-    tests: { 'chat-template': ['src/assistant-masks.test.ts'], sft: ['test/data-path.test.ts', 'test/trl-golden.test.ts'] },
+    tests: { 'chat-template': ['src/assistant-masks.test.ts'], sft: ['test/data-path.test.ts', 'test/trl-golden.test.ts', 'test/trl-assistant-golden.test.ts'] },
+  },
+  {
+    id: 'generation-span-end',
+    what: "a {% generation %} block's span ends one character early (the newline after the end-of-turn token goes unlabelled)",
+    edits: [{ file: 'packages/chat-template/src/generation-tags.ts', find: 'if (start !== undefined) spans.push([start, text.length]);', replace: 'if (start !== undefined) spans.push([start, text.length - 1]);' }],
+    tests: { 'chat-template': ['src/assistant-masks.test.ts', 'src/golden.test.ts'], sft: ['test/trl-assistant-golden.test.ts'] },
   },
   {
     id: 'packing-boundary',
     what: 'wrapped packing drops the last token of every block (blocks overlap by one)',
-    edits: [{ file: 'packages/sft/src/data/collate.ts', find: 'for (let s = 0; s + 1 < ids.length; s += maxLength) {', replace: 'for (let s = 0; s + 1 < ids.length; s += maxLength - 1) {' }],
+    edits: [{ file: 'packages/sft/src/data/collate.ts', find: 'for (let s = 0; s < ids.length; s += maxLength) {', replace: 'for (let s = 0; s < ids.length; s += maxLength - 1) {' }],
     tests: { sft: ['test/data-path.test.ts', 'test/trl-golden.test.ts'] },
+  },
+  {
+    id: 'bfd-position-ids',
+    what: 'bfd packing: position ids run on across the samples of a block instead of restarting at 0',
+    edits: [{ file: 'packages/sft/src/data/pack-bfd.ts', find: 'positionIds: ex.flatMap((e) => e.inputIds.map((_, t) => t)),', replace: 'positionIds: ex.flatMap((e) => e.inputIds).map((_, t) => t),' }],
+    tests: { sft: ['src/data/pack-bfd.test.ts', 'test/trl-golden.test.ts'] },
+  },
+  {
+    id: 'bfd-sample-start-label',
+    what: "padding-free collate keeps the label of each sample's first token (trl masks labels where position_ids == 0)",
+    edits: [{ file: 'packages/sft/src/data/collate.ts', find: '.map((l, t) => (positionIds[t] === 0 ? -100 : l));', replace: '.map((l, t) => (t === 0 ? -100 : l));' }],
+    tests: { sft: ['src/data/pack-bfd.test.ts', 'test/trl-golden.test.ts'] },
+  },
+  {
+    id: 'bfd-tie-break',
+    what: 'bfd packing fills the block that reached a free space last (LIFO) instead of first, unlike trl',
+    edits: [{ file: 'packages/sft/src/data/pack-bfd.ts', find: 'bin = queue.shift()!;', replace: 'bin = queue.pop()!;' }],
+    tests: { sft: ['src/data/pack-bfd.test.ts'] },
   },
   {
     id: 'position-ids',
@@ -44,7 +68,7 @@ export const mutations = [
   {
     id: 'accumulation-normaliser',
     what: 'each micro-batch normalised by its own token count instead of the step total',
-    edits: [{ file: 'packages/sft/src/trainer/sft-trainer.ts', find: 'lossNormalizer: Math.max(numItems, 1) });', replace: 'lossNormalizer: Math.max(b.numItems, 1) });' }],
+    edits: [{ file: 'packages/sft/src/trainer/sft-trainer.ts', find: 'lossNormalizer: Math.max(numItems!, 1) });', replace: 'lossNormalizer: Math.max(b.numItems, 1) });' }],
     tests: { sft: ['test/trl-golden.test.ts'] },
   },
   {

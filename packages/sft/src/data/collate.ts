@@ -3,13 +3,14 @@
  * attention mask 0 and label −100 on padding. Only padding is masked, never a real eos, so a pad
  * token equal to eos does not stop the model from learning to end (users.md #4).
  */
+import { PACK_CHUNK } from './pack-bfd';
 import type { Example } from './tokenize-rows';
 
 export interface Batch {
   inputIds: number[][];
   attentionMask: number[][];
   labels: number[][];
-  /** Present when the examples are bfd-packed (padding-free): positions restart per sample. */
+  /** Present when the examples are bfd-packed (padding-free, one row): positions restart per sample. */
   positionIds?: number[][];
   /** Tokens that carry a label after the shift (transformers' num_items_in_batch). */
   numItems: number;
@@ -17,13 +18,12 @@ export interface Batch {
 }
 
 export function collate(examples: Example[], padTokenId: number, padToMultipleOf: number | null = null): Batch {
+  if (examples.some((e) => e.positionIds)) return collatePaddingFree(examples, padTokenId, padToMultipleOf);
   let T = Math.max(...examples.map((e) => e.inputIds.length));
   if (padToMultipleOf) T = Math.ceil(T / padToMultipleOf) * padToMultipleOf;
   const inputIds: number[][] = [];
   const attentionMask: number[][] = [];
   const labels: number[][] = [];
-  const packed = examples.some((e) => e.positionIds);
-  const positionIds: number[][] = [];
   let numItems = 0;
   let tokens = 0;
   for (const e of examples) {
@@ -32,60 +32,53 @@ export function collate(examples: Example[], padTokenId: number, padToMultipleOf
     inputIds.push([...e.inputIds, ...new Array<number>(pad).fill(padTokenId)]);
     attentionMask.push([...new Array<number>(n).fill(1), ...new Array<number>(pad).fill(0)]);
     labels.push([...e.labels, ...new Array<number>(pad).fill(-100)]);
-    const pos = e.positionIds ?? Array.from({ length: n }, (_, t) => t);
-    // Padding after packed samples is one more (masked) segment.
-    if (packed) positionIds.push([...pos, ...Array.from({ length: pad }, (_, t) => t)]);
-    // A sample's first token is predicted by nothing (the model takes no loss across samples).
-    for (let t = 1; t < n; t++) if (e.labels[t] !== -100 && pos[t] !== 0) numItems++;
+    // A row's first token is predicted by nothing (labels[:, 1:]).
+    for (let t = 1; t < n; t++) if (e.labels[t] !== -100) numItems++;
     tokens += n;
   }
-  return packed ? { inputIds, attentionMask, labels, positionIds, numItems, tokens } : { inputIds, attentionMask, labels, numItems, tokens };
+  return { inputIds, attentionMask, labels, numItems, tokens };
 }
 
 /**
- * Packing ('wrapped', trl's classic ConstantLengthDataset): examples are concatenated and cut
- * into blocks of maxLength, so no compute is spent on padding.
+ * trl's collator with padding_free (what bfd packing turns on): the batch's packed examples are
+ * flattened into one row, position ids restarting at every sample (0 on padding), and the label of
+ * each sample's first token is −100 (labels[position_ids == 0] = −100), since the token before it
+ * belongs to another sample. trl emits no attention mask; @q's is 1 on tokens, 0 on padding.
+ */
+function collatePaddingFree(examples: Example[], padTokenId: number, padToMultipleOf: number | null): Batch {
+  const ids = examples.flatMap((e) => e.inputIds);
+  const pos = examples.flatMap((e) => e.positionIds ?? e.inputIds.map((_, t) => t));
+  const lab = examples.flatMap((e) => e.labels);
+  const n = ids.length;
+  const T = padToMultipleOf ? Math.ceil(n / padToMultipleOf) * padToMultipleOf : n;
+  const pad = T - n;
+  const positionIds = [...pos, ...new Array<number>(pad).fill(0)];
+  const labels = [...lab, ...new Array<number>(pad).fill(-100)].map((l, t) => (positionIds[t] === 0 ? -100 : l));
+  const numItems = labels.reduce((a, l) => a + (l !== -100 ? 1 : 0), 0);
+  return {
+    inputIds: [[...ids, ...new Array<number>(pad).fill(padTokenId)]],
+    attentionMask: [[...new Array<number>(n).fill(1), ...new Array<number>(pad).fill(0)]],
+    labels: [labels],
+    positionIds: [positionIds],
+    numItems,
+    tokens: n,
+  };
+}
+
+/**
+ * Packing ('wrapped', trl's `pack_dataset(strategy="wrapped")`): examples are concatenated and cut
+ * into blocks of maxLength, so no compute is spent on padding. As in trl, this is done per chunk of
+ * {@link PACK_CHUNK} rows, so each chunk's last block may be short.
  */
 export function packExamples(examples: Example[], maxLength: number): Example[] {
-  const ids: number[] = [];
-  const labels: number[] = [];
-  for (const e of examples) {
-    ids.push(...e.inputIds);
-    labels.push(...e.labels);
-  }
   const out: Example[] = [];
-  for (let s = 0; s + 1 < ids.length; s += maxLength) {
-    out.push({ inputIds: ids.slice(s, s + maxLength), labels: labels.slice(s, s + maxLength) });
+  for (let c = 0; c < examples.length; c += PACK_CHUNK) {
+    const chunk = examples.slice(c, c + PACK_CHUNK);
+    const ids = chunk.flatMap((e) => e.inputIds);
+    const labels = chunk.flatMap((e) => e.labels);
+    for (let s = 0; s < ids.length; s += maxLength) {
+      out.push({ inputIds: ids.slice(s, s + maxLength), labels: labels.slice(s, s + maxLength) });
+    }
   }
   return out;
-}
-
-/**
- * Packing ('bfd', trl's default): whole examples (truncated to maxLength) are placed, longest
- * first, into the fullest block they still fit (best-fit decreasing). Each block carries position
- * ids restarting at every example, so attention stays within an example (padding-free packing)
- * and no compute goes to padding.
- */
-export function packBfd(examples: Example[], maxLength: number): Example[] {
-  const items = examples
-    .map((e) => ({ inputIds: e.inputIds.slice(0, maxLength), labels: e.labels.slice(0, maxLength) }))
-    .sort((a, b) => b.inputIds.length - a.inputIds.length);
-  const bins: { ex: Example[]; free: number }[] = [];
-  for (const e of items) {
-    let best = -1;
-    for (let i = 0; i < bins.length; i++) {
-      const f = bins[i]!.free;
-      if (f >= e.inputIds.length && (best < 0 || f < bins[best]!.free)) best = i;
-    }
-    if (best < 0) bins.push({ ex: [e], free: maxLength - e.inputIds.length });
-    else {
-      bins[best]!.ex.push(e);
-      bins[best]!.free -= e.inputIds.length;
-    }
-  }
-  return bins.map(({ ex }) => ({
-    inputIds: ex.flatMap((e) => e.inputIds),
-    labels: ex.flatMap((e) => e.labels),
-    positionIds: ex.flatMap((e) => e.inputIds.map((_, t) => t)),
-  }));
 }

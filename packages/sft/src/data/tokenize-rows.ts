@@ -97,8 +97,16 @@ export function tokenizeRow(row: Record<string, unknown>, i: number, tok: AutoTo
   return { inputIds: ids, labels };
 }
 
-/** Tokenizes every row; rows that end up with no label are dropped (they teach nothing) and counted. */
-export function tokenizeRows(rows: Iterable<Record<string, unknown>>, tok: AutoTokenizer, o: TokenizeOptions): { examples: Example[]; report: TokenizeReport } {
+/**
+ * Tokenizes every row; rows that end up with no label are counted and dropped (they teach nothing),
+ * unless `keepUnlabelled` (trl keeps them when packing: they still take their place in a block).
+ */
+export function tokenizeRows(
+  rows: Iterable<Record<string, unknown>>,
+  tok: AutoTokenizer,
+  o: TokenizeOptions,
+  { keepUnlabelled = false }: { keepUnlabelled?: boolean } = {},
+): { examples: Example[]; report: TokenizeReport } {
   const examples: Example[] = [];
   let truncated = 0;
   let noLabel = 0;
@@ -106,8 +114,9 @@ export function tokenizeRows(rows: Iterable<Record<string, unknown>>, tok: AutoT
   for (const row of rows) {
     const ex = tokenizeRow(row, i++, tok, o);
     if (o.maxLength !== null && ex.inputIds.length === o.maxLength) truncated++;
-    if (ex.labels.some((l) => l !== -100)) examples.push(ex);
-    else noLabel++;
+    const labelled = ex.labels.some((l) => l !== -100);
+    if (!labelled) noLabel++;
+    if (labelled || keepUnlabelled) examples.push(ex);
   }
   const padIsEos = tok.padTokenId !== null && tok.padTokenId === tok.eosTokenId;
   return { examples, report: { truncated, padIsEos, noLabel, rows: i } };

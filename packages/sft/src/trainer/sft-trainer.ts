@@ -10,7 +10,7 @@ import { getPeftModel, PeftModel, saveAdapter, type LoraConfig } from '@q/lora';
 import { AdamW, clipGradNorm } from '@q/optim';
 import { validateSftConfig, adamWFromArgs, scheduleFromArgs, type SFTConfig } from '../args';
 import { Dataset } from '../dataset';
-import { tokenizeRows, collate, packExamples, packBfd, type Example } from '../data';
+import { tokenizeRows, collate, prepareExamples, type Example } from '../data';
 import { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint';
 import { NonFiniteGuard } from './nonfinite-guard';
 import { terminalProgress, silentProgress, type ProgressSink } from './progress';
@@ -112,17 +112,17 @@ export class SFTTrainer {
     };
     const trainRows = rowsOf(o.trainDataset);
     if (trainRows.length === 0) throw new ValueError('the training dataset has no rows (is the data file empty?)');
-    const tr = tokenizeRows(trainRows, o.tokenizer, tokOpts);
+    const tr = prepareExamples(trainRows, o.tokenizer, { ...tokOpts, packing: this.args.packing, packingStrategy: this.args.packingStrategy });
     if (tr.report.noLabel > 0 && tr.report.noLabel < tr.report.rows) {
-      this.warn(`${tr.report.noLabel} of ${tr.report.rows} training rows have no token to learn (every label masked) and were dropped`);
+      const fate = this.args.packing && this.args.maxLength ? 'were packed anyway, as trl does' : 'were dropped';
+      this.warn(`${tr.report.noLabel} of ${tr.report.rows} training rows have no token to learn (every label masked) and ${fate}`);
     }
     if (tr.report.padIsEos) {
       this.warn('pad token == eos token: padding is masked by the attention mask, not by token id, so eos labels are kept and the model still learns to stop');
     }
     if (tr.report.truncated) this.warn(`${tr.report.truncated} examples were truncated to maxLength ${this.args.maxLength}`);
-    const maxLen = this.args.maxLength;
-    this.trainSet = !this.args.packing || !maxLen ? tr.examples : this.args.packingStrategy === 'bfd' ? packBfd(tr.examples, maxLen) : packExamples(tr.examples, maxLen);
-    if (this.trainSet.length === 0) {
+    this.trainSet = tr.examples;
+    if (this.trainSet.length === 0 || tr.report.noLabel === tr.report.rows) {
       throw new ValueError(
         `none of the ${tr.report.rows} training rows has a token to learn: every label is masked (check completion_only_loss / assistant_only_loss and the chat template's {% generation %} markers)`,
       );
