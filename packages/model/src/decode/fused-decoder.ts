@@ -19,7 +19,7 @@ import { Linear } from '../modules/linear';
 import { QuantLinear } from '../modules/quant-linear';
 import type { LinearLike } from '../modules/linear';
 import {
-  argmaxFinalSource, attentionSource, embedSource, gemvSource, rmsSource, sampleSource, GEMV_COLS, SAMPLE_CAP,
+  argmaxFinalSource, attentionSource, embedSource, gemvSource, gemvPlan, rmsSource, sampleSource, SAMPLE_CAP,
   MAX_EOS, UNIFORM_BYTES, type DecodeShape, type GemvSpec, type WeightFormat, type WeightType,
 } from './fused-kernels';
 
@@ -53,6 +53,8 @@ export interface FusedDecoderOptions {
   sampling?: { temperature: number; topK: number; topP: number; randoms: Float32Array };
   /** Time each step on the GPU with timestamp queries (see {@link FusedDecoder.gpuMs}). */
   profile?: boolean;
+  /** GEMV reductions with subgroup operations. Default: when the device has 'subgroups' (false forces the workgroup-memory fallback). */
+  subgroups?: boolean;
 }
 
 interface Step {
@@ -162,13 +164,17 @@ export class FusedDecoder {
     }
     const head = model.lmHead ?? model.embedTokens;
     const headW = W(head);
-    const nparts = Math.ceil(s.V / GEMV_COLS);
+    const sg = (o.subgroups ?? dev.info.subgroups) && dev.info.subgroups;
+    const sgMin = Math.max(4, dev.info.subgroupMinSize || 4);
+    const headSpec: GemvSpec = { B, K: s.D, N: s.V, fmt: headW.dtype === 'f16' ? 'f16' : 'f32', norm: { eps: s.eps, pre: B > PRE_NORM_ROWS }, mode: 'head' };
+    const headGrid = gemvPlan(headSpec).grid;
+    const nparts = headGrid[0] * headGrid[1];
     const part = own(empty([B * nparts * 2], 'f32', dev));
 
     this.add(embedSource(s, model.embedTokens.dtype === 'f16' ? 'f16' : 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
     const gemv = (spec: Omit<GemvSpec, 'B'>, t: Record<string, Tensor>, uniform?: GPUBuffer) => {
-      const { wgsl, names } = gemvSource({ ...spec, B });
-      this.add(wgsl, names.map((n) => (n === 'rs' ? rs : (t[n] ?? fail(`no tensor for binding ${n}`)))), grid(spec.N), uniform);
+      const { wgsl, names, plan } = gemvSource({ ...spec, B, subgroups: sg, subgroupMinSize: sgMin });
+      this.add(wgsl, names.map((n) => (n === 'rs' ? rs : (t[n] ?? fail(`no tensor for binding ${n}`)))), plan.grid, uniform);
     };
     // Above a few rows, one small RMS dispatch beats every GEMV workgroup re-reading B·D activations.
     const pre = B > PRE_NORM_ROWS;
@@ -231,8 +237,6 @@ export class FusedDecoder {
       const dw = concatWeights([dn!], wt, own, dev);
       gemv({ K: s.I, N: s.D, fmt: dw.fmt, blocksize: dw.blocksize, mode: 'residual' }, { x: m, h, ...dw.t });
     });
-    const hg = grid(s.V);
-    if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
     rms();
     if (smp) {
       const logits = own(empty([B, s.V], 'f32', dev));
@@ -259,7 +263,7 @@ export class FusedDecoder {
   }
 
   /** Compiles one kernel and binds its buffers once; `uniform` is bound last when given. */
-  private add(wgsl: string, ts: Tensor[], wg: [number, number], uniform?: GPUBuffer): void {
+  private add(wgsl: string, ts: Tensor[], wg: [number, number] | [number, number, number], uniform?: GPUBuffer): void {
     const gpu = this.dev.gpu;
     let cache = pipelines.get(gpu);
     if (!cache) pipelines.set(gpu, (cache = new Map()));
@@ -289,7 +293,7 @@ export class FusedDecoder {
       encode(pass) {
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(wg[0], wg[1]);
+        pass.dispatchWorkgroups(wg[0], wg[1], wg[2] ?? 1);
       },
     });
   }
@@ -444,13 +448,4 @@ function concatWeights(ps: Unwrapped[], wt: WeightType, own: (t: Tensor) => Tens
 
 function fail(msg: string): never {
   throw new Error(`FusedDecoder: ${msg}`);
-}
-
-/** Workgroups of the GEMV kernels for N output columns (2-D past 65,535). */
-function grid(N: number): [number, number] {
-  const g = Math.ceil(N / GEMV_COLS);
-  if (g <= 65535) return [g, 1];
-  // The kernels index columns as wid.x + wid.y · nwg.x; an exact factorisation keeps every part used.
-  for (let y = Math.ceil(g / 65535); y <= g; y++) if (g % y === 0 && g / y <= 65535) return [g / y, y];
-  throw new Error(`FusedDecoder: no grid for ${g} workgroups`);
 }
