@@ -19,7 +19,7 @@ import { Linear } from '../modules/linear';
 import { QuantLinear } from '../modules/quant-linear';
 import type { LinearLike } from '../modules/linear';
 import {
-  argmaxFinalSource, attentionSource, embedSource, gemvSource, gemvPlan, rmsSource, sampleSource, SAMPLE_CAP,
+  argmaxFinalSource, attentionCombineSource, attentionSource, attentionSplits, embedSource, ATTN_MAX_SPLITS, gemvSource, gemvPlan, rmsSource, sampleSource, SAMPLE_CAP,
   MAX_EOS, UNIFORM_BYTES, type DecodeShape, type GemvSpec, type WeightFormat, type WeightType,
 } from './fused-kernels';
 
@@ -58,8 +58,12 @@ export interface FusedDecoderOptions {
 }
 
 interface Step {
-  encode(pass: GPUComputePassEncoder): void;
+  /** Encodes the dispatch; false when this step has nothing to do (a combine with one split). */
+  encode(pass: GPUComputePassEncoder): boolean;
 }
+
+/** A fixed grid, or one computed per step (null: skip the dispatch). */
+type Grid = [number, number] | [number, number, number] | (() => [number, number, number] | null);
 
 // Pipelines by WGSL source, per device: a generate() call builds bind groups, never recompiles.
 const pipelines = new WeakMap<GPUDevice, Map<string, { layout: GPUBindGroupLayout; pipeline: GPUComputePipeline }>>();
@@ -100,7 +104,10 @@ export function fusedUnsupported(model: CausalLM, batch: number, o: { weightDtyp
 }
 
 export class FusedDecoder {
-  readonly dispatchesPerStep: number;
+  /** Dispatches of the last step (the attention combine runs only when the cache is split). */
+  dispatchesPerStep = 0;
+  /** Key splits of the attention in the step being encoded (see attentionSplits). */
+  private split = { chunk: 1, splits: 1 };
   private readonly dev: QDevice;
   private readonly owned: Tensor[] = [];
   private readonly steps: Step[] = [];
@@ -114,6 +121,7 @@ export class FusedDecoder {
   readonly B: number;
   private readonly V: number;
   private readonly seenWords: number;
+  private readonly nHeads: number;
 
   constructor(
     private readonly model: CausalLM,
@@ -132,6 +140,7 @@ export class FusedDecoder {
       V: model.vocabSize, eps: c.rmsNormEps, maxPos: model.rotary.maxPositions,
     };
     this.V = s.V;
+    this.nHeads = s.Hq;
     this.seenWords = Math.ceil(s.V / 32);
     const wt = o.weightDtype ?? 'f32';
     const cacheT: WeightType = cache.layers[0]!.k.dtype === 'f16' ? 'f16' : 'f32';
@@ -145,6 +154,8 @@ export class FusedDecoder {
     const qkv = own(empty([B, nqkv], 'f32', dev));
     const a = own(empty([B, s.Hq * s.Dh], 'f32', dev));
     const m = own(empty([B, s.I], 'f32', dev));
+    // Attention partials of split-K: [B, Hq, splits, Dh + 2].
+    const apart = own(empty([B * s.Hq * ATTN_MAX_SPLITS * (s.Dh + 2)], 'f32', dev));
     this.tok = own(empty([B], 'i32', dev));
     this.seen = own(tensor(new Int32Array(B * this.seenWords), [B * this.seenWords], { dtype: 'i32', dev }));
     const padT = own(tensor(Int32Array.from(pads), [B], { dtype: 'i32', dev }));
@@ -223,7 +234,8 @@ export class FusedDecoder {
       }
       gemv({ K: s.D, N: nqkv, fmt: qkvW.fmt, blocksize: qkvW.blocksize, norm, mode: 'bias', lora }, t);
       const lc = cache.layers[i]!;
-      this.add(attentionSource(s, cacheT), [qkv, model.rotary.cos, model.rotary.sin, padT, lc.k, lc.v, a], [s.Hq, B], this.uniform);
+      this.add(attentionSource(s, cacheT), [qkv, model.rotary.cos, model.rotary.sin, padT, lc.k, lc.v, a, apart], () => [s.Hq, B, this.split.splits], this.uniform);
+      this.add(attentionCombineSource(s), [apart, a], () => (this.split.splits > 1 ? [s.Hq, B, 1] : null), this.uniform);
       const [o2, g, up, dn] = (['o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const).map((n) => unwrap(layer.proj[n]));
       const ow = concatWeights([o2!], wt, own, dev);
       gemv({ K: s.Hq * s.Dh, N: s.D, fmt: ow.fmt, blocksize: ow.blocksize, mode: 'residual' }, { x: a, h, ...ow.t });
@@ -247,7 +259,6 @@ export class FusedDecoder {
       gemv({ K: s.D, N: s.V, fmt: headW.dtype === 'f16' ? 'f16' : 'f32', norm, mode: 'head' }, { x: h, nw: f32(model.norm), w: headW, seen: this.seen, part }, this.uniform);
       this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B, 1]);
     }
-    this.dispatchesPerStep = this.steps.length;
     for (let i = 0; i < (o.depth ?? 4) + 1; i++) this.staging.push(dev.gpu.createBuffer({ size: Math.max(16, B * 4), usage: MAP_READ | COPY_DST }));
     if (o.profile && dev.info.timestamps) {
       const cap = 256;
@@ -263,7 +274,7 @@ export class FusedDecoder {
   }
 
   /** Compiles one kernel and binds its buffers once; `uniform` is bound last when given. */
-  private add(wgsl: string, ts: Tensor[], wg: [number, number] | [number, number, number], uniform?: GPUBuffer): void {
+  private add(wgsl: string, ts: Tensor[], wg: Grid, uniform?: GPUBuffer): void {
     const gpu = this.dev.gpu;
     let cache = pipelines.get(gpu);
     if (!cache) pipelines.set(gpu, (cache = new Map()));
@@ -291,9 +302,12 @@ export class FusedDecoder {
     });
     this.steps.push({
       encode(pass) {
+        const g = typeof wg === 'function' ? wg() : wg;
+        if (!g) return false;
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(wg[0], wg[1], wg[2] ?? 1);
+        pass.dispatchWorkgroups(g[0], g[1], g[2] ?? 1);
+        return true;
       },
     });
   }
@@ -317,13 +331,19 @@ export class FusedDecoder {
     const L = this.cache.length;
     if (L >= this.cache.capacity) throw new Error(`FusedDecoder: KV cache full (${L} positions)`);
     dev.flush();
-    new DataView(this.params).setUint32(0, L, true);
+    this.split = attentionSplits(L, this.nHeads * this.B);
+    const pv = new DataView(this.params);
+    pv.setUint32(0, L, true);
+    pv.setUint32(52, this.split.chunk, true);
+    pv.setUint32(56, this.split.splits, true);
     dev.gpu.queue.writeBuffer(this.uniform, 0, this.params);
     const enc = dev.gpu.createCommandEncoder();
     const q = this.query;
     const slot = q ? q.n++ % q.cap : 0;
     const pass = enc.beginComputePass(q ? { timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 } } : undefined);
-    for (const s of this.steps) s.encode(pass);
+    let n = 0;
+    for (const s of this.steps) n += s.encode(pass) ? 1 : 0;
+    this.dispatchesPerStep = n;
     pass.end();
     const buf = this.staging.pop()!;
     enc.copyBufferToBuffer(this.tok.buffer, 0, buf, 0, this.B * 4);

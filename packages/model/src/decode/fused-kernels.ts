@@ -50,13 +50,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 }
 
-export const ATTN_WG = 128;
+export const ATTN_WG = 64;
+/** Most key splits per (head, row) (flash-decoding); sizes the partials buffer. */
+export const ATTN_MAX_SPLITS = 32;
 
 /**
- * One workgroup per (query head, row). The new token sits at cache slot L; keys before pads[b]
- * are left padding and are skipped. Each workgroup ropes its own copy of the new k (so no
- * workgroup reads a slot another one is writing); the first query head of each kv group stores
- * it, with v, into the cache.
+ * Key splits for cache length L (the new token at slot L): about enough workgroups to fill a
+ * large GPU (264) over Hq·B (head, row) pairs, at least 64 keys (one pass of the workgroup) per split. Returns keys per split
+ * (`u.r0`) and the number of splits (`u.r1`); one split means no combine dispatch.
+ */
+export function attentionSplits(L: number, pairs: number): { chunk: number; splits: number } {
+  const want = Math.max(1, Math.min(ATTN_MAX_SPLITS, Math.floor(264 / pairs)));
+  let chunk = Math.max(ATTN_WG, Math.ceil((L + 1) / want));
+  let splits = Math.ceil((L + 1) / chunk);
+  if (splits > ATTN_MAX_SPLITS) (chunk = Math.ceil((L + 1) / ATTN_MAX_SPLITS)), (splits = Math.ceil((L + 1) / chunk));
+  return { chunk, splits };
+}
+
+/**
+ * Split-K (flash-decoding) attention: one workgroup per (query head, row, key split). Split s
+ * covers cache slots [s·chunk, (s+1)·chunk) ∩ [pads[b], L]; the new token sits at slot L and keys
+ * before pads[b] are left padding. Each workgroup ropes its own copy of q and of the new k (so no
+ * workgroup reads a slot another one is writing); the first query head of each kv group, in split 0,
+ * stores k and v into the cache. A workgroup runs an online softmax over its keys, 64 at a time,
+ * and leaves (max, sum, Σ p·v) in `part` ([B, Hq, splits, Dh + 2]) for {@link attentionCombineSource};
+ * with one split it writes the normalised output straight to `a`.
  */
 export function attentionSource(s: DecodeShape, cacheT: WeightType): string {
   const { Hq, Hkv, Dh } = s;
@@ -64,6 +82,8 @@ export function attentionSource(s: DecodeShape, cacheT: WeightType): string {
   const G = Hq / Hkv;
   const nqkv = (Hq + 2 * Hkv) * Dh;
   const C = cacheT;
+  const W = ATTN_WG;
+  const DPT = Math.ceil(Dh / W); // output dims per lane
   return `${head('f32', cacheT)}@group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> cs: array<f32>;
 @group(0) @binding(2) var<storage, read> sn: array<f32>;
@@ -71,78 +91,124 @@ export function attentionSource(s: DecodeShape, cacheT: WeightType): string {
 @group(0) @binding(4) var<storage, read_write> kc: array<${C}>;
 @group(0) @binding(5) var<storage, read_write> vc: array<${C}>;
 @group(0) @binding(6) var<storage, read_write> a: array<f32>;
+@group(0) @binding(7) var<storage, read_write> part: array<f32>;
 ${UNIFORM_STRUCT}
-@group(0) @binding(7) var<uniform> u: U;
+@group(0) @binding(8) var<uniform> u: U;
 var<workgroup> q: array<f32, ${Dh}>;
 var<workgroup> kn: array<f32, ${Dh}>;
 var<workgroup> vn: array<f32, ${Dh}>;
-var<workgroup> p: array<f32, ${ATTN_WG}>;
-@compute @workgroup_size(${ATTN_WG})
+var<workgroup> p: array<f32, ${W}>;
+var<workgroup> mx: array<f32, ${W}>;
+@compute @workgroup_size(${W})
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let h = wid.x; let b = wid.y; let kvh = h / ${G}u;
+  let h = wid.x; let b = wid.y; let sp = wid.z; let kvh = h / ${G}u;
   let L = u.L; let pad = u32(pads[b]);
+  let chunk = u.r0; let splits = u.r1;
   let pos = min(L - pad, ${s.maxPos - 1}u);
   let qo = b * ${nqkv}u + h * ${Dh}u;
   let ko = b * ${nqkv}u + ${Hq * Dh}u + kvh * ${Dh}u;
   let vo = b * ${nqkv}u + ${(Hq + Hkv) * Dh}u + kvh * ${Dh}u;
-  for (var j = tid; j < ${half}u; j += ${ATTN_WG}u) {
+  for (var j = tid; j < ${half}u; j += ${W}u) {
     let c = cs[pos * ${half}u + j]; let sv = sn[pos * ${half}u + j];
     let q1 = qkv[qo + j]; let q2 = qkv[qo + j + ${half}u];
     q[j] = q1 * c - q2 * sv; q[j + ${half}u] = q2 * c + q1 * sv;
     let k1 = qkv[ko + j]; let k2 = qkv[ko + j + ${half}u];
     kn[j] = k1 * c - k2 * sv; kn[j + ${half}u] = k2 * c + k1 * sv;
   }
-  for (var d = tid; d < ${Dh}u; d += ${ATTN_WG}u) { vn[d] = qkv[vo + d]; }
+  for (var d = tid; d < ${Dh}u; d += ${W}u) { vn[d] = qkv[vo + d]; }
   workgroupBarrier();
   let row = (b * u.cap) * ${Hkv}u + kvh;
-  if (h % ${G}u == 0u) {
-    for (var d = tid; d < ${Dh}u; d += ${ATTN_WG}u) {
+  if (h % ${G}u == 0u && sp == 0u) {
+    for (var d = tid; d < ${Dh}u; d += ${W}u) {
       kc[(row + L * ${Hkv}u) * ${Dh}u + d] = ${C}(kn[d]);
       vc[(row + L * ${Hkv}u) * ${Dh}u + d] = ${C}(vn[d]);
     }
   }
+  let k0 = max(pad, sp * chunk);
+  let k1 = min(L + 1u, (sp + 1u) * chunk);
   var m = -3.0e38;
   var l = 0.0;
-  var acc = 0.0;
-  for (var start = pad; start <= L; start += ${ATTN_WG}u) {
+  var acc: array<f32, ${DPT}>;
+  for (var start = k0; start < k1; start += ${W}u) {
     let j = start + tid;
     var sc = -3.0e38;
-    if (j < L) {
+    if (j < k1) {
       var dp = 0.0;
-      let base = (row + j * ${Hkv}u) * ${Dh}u;
-      for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * f32(kc[base + d]); }
-      sc = dp * ${f(1 / Math.sqrt(Dh))};
-    } else if (j == L) {
-      var dp = 0.0;
-      for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * kn[d]; }
+      if (j < L) {
+        let base = (row + j * ${Hkv}u) * ${Dh}u;
+        for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * f32(kc[base + d]); }
+      } else {
+        for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * kn[d]; }
+      }
       sc = dp * ${f(1 / Math.sqrt(Dh))};
     }
-    p[tid] = sc;
+    mx[tid] = sc;
     workgroupBarrier();
-    var cmax = m;
-    for (var t = 0u; t < ${ATTN_WG}u; t++) { cmax = max(cmax, p[t]); }
-    workgroupBarrier();
-    p[tid] = select(0.0, exp(sc - cmax), j <= L);
+    for (var st = ${W / 2}u; st > 0u; st >>= 1u) {
+      if (tid < st) { mx[tid] = max(mx[tid], mx[tid + st]); }
+      workgroupBarrier();
+    }
+    let cmax = max(m, mx[0]);
+    p[tid] = select(0.0, exp(sc - cmax), j < k1);
     workgroupBarrier();
     let corr = exp(m - cmax);
     var psum = 0.0;
-    var pv = 0.0;
-    let n = min(${ATTN_WG}u, L + 1u - start);
+    let n = min(${W}u, k1 - start);
+    for (var i = 0u; i < ${DPT}u; i++) { acc[i] *= corr; }
     for (var t = 0u; t < n; t++) {
       let pt = p[t];
       psum += pt;
-      if (tid < ${Dh}u) {
-        let jj = start + t;
-        let vv = select(f32(vc[(row + jj * ${Hkv}u) * ${Dh}u + tid]), vn[tid], jj == L);
-        pv += pt * vv;
+      let jj = start + t;
+      for (var i = 0u; i < ${DPT}u; i++) {
+        let d = tid + i * ${W}u;
+        if (d < ${Dh}u) {
+          let vv = select(f32(vc[(row + jj * ${Hkv}u) * ${Dh}u + d]), vn[d], jj == L);
+          acc[i] += pt * vv;
+        }
       }
     }
     l = l * corr + psum;
-    acc = acc * corr + pv;
     m = cmax;
     workgroupBarrier();
   }
-  if (tid < ${Dh}u) { a[b * ${Hq * Dh}u + h * ${Dh}u + tid] = acc / l; }
+  if (splits == 1u) {
+    for (var i = 0u; i < ${DPT}u; i++) {
+      let d = tid + i * ${W}u;
+      if (d < ${Dh}u) { a[b * ${Hq * Dh}u + h * ${Dh}u + d] = acc[i] / l; }
+    }
+  } else {
+    let po = ((b * ${Hq}u + h) * splits + sp) * ${Dh + 2}u;
+    if (tid == 0u) { part[po] = m; part[po + 1u] = l; }
+    for (var i = 0u; i < ${DPT}u; i++) {
+      let d = tid + i * ${W}u;
+      if (d < ${Dh}u) { part[po + 2u + d] = acc[i]; }
+    }
+  }
+}`;
+}
+
+/** a[b, h, :] from the splits' (max, sum, Σ p·v): one workgroup per (query head, row). */
+export function attentionCombineSource(s: DecodeShape): string {
+  const { Hq, Dh } = s;
+  return `@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> a: array<f32>;
+${UNIFORM_STRUCT}
+@group(0) @binding(2) var<uniform> u: U;
+@compute @workgroup_size(${Math.max(32, Dh)})
+fn main(@builtin(local_invocation_index) d: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let h = wid.x; let b = wid.y; let splits = u.r1;
+  let base = (b * ${Hq}u + h) * splits;
+  var M = -3.0e38;
+  for (var sp = 0u; sp < splits; sp++) { M = max(M, part[(base + sp) * ${Dh + 2}u]); }
+  var l = 0.0;
+  var acc = 0.0;
+  for (var sp = 0u; sp < splits; sp++) {
+    let o = (base + sp) * ${Dh + 2}u;
+    let w = exp(part[o] - M);
+    l += w * part[o + 1u];
+    if (d < ${Dh}u) { acc += w * part[o + 2u + d]; }
+  }
+  if (d < ${Dh}u) { a[b * ${Hq * Dh}u + h * ${Dh}u + d] = acc / l; }
 }`;
 }
 
