@@ -79,13 +79,24 @@ async function measure(name: string, model: CausalLM, batch: number, o: Generate
 }
 
 function save(): void {
-  const result = { layers, loadSeconds, prefillTokensPerSecond, prefillF16TokensPerSecond, cases };
+  const result = { layers, loadSeconds, prefillTokensPerSecond, prefillF16TokensPerSecond, prefillProfile, prefillF16Profile, cases };
   writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result });
 }
 
 let loadSeconds = 0;
 let prefillF16TokensPerSecond: number | null = null;
 let prefillTokensPerSecond = 0;
+let prefillProfile: { gpuMs: number; dispatches: number; top: { name: string; ms: number; calls: number }[] } | null = null;
+let prefillF16Profile: typeof prefillProfile = null;
+
+/** One prefill forward with every kernel timed: its GPU ms, dispatches and the five costliest kernels. */
+async function profilePrefill(m: CausalLM): Promise<typeof prefillProfile> {
+  if (!dev.startProfiling()) return null;
+  keep(m.logits({ inputIds: long, lastOnly: true })).release();
+  const k = await dev.stopProfiling();
+  const top = [...k].sort((a, b) => b.ms - a.ms).slice(0, 5).map((x) => ({ name: x.name, ms: x.ms, calls: x.calls }));
+  return { gpuMs: k.reduce((a, x) => a + x.ms, 0), dispatches: k.reduce((a, x) => a + x.calls, 0), top };
+}
 const t0 = performance.now();
 const model = await AutoModelForCausalLM.fromConfig(cfg, { weights });
 await dev.sync();
@@ -100,7 +111,8 @@ const reps = cpu ? 1 : 5;
 for (let i = 0; i < reps; i++) keep(model.logits({ inputIds: long, lastOnly: true })).release();
 await dev.sync();
 prefillTokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t1) / 1000);
-console.log(JSON.stringify({ prefillTokensPerSecond }));
+prefillProfile = await profilePrefill(model);
+console.log(JSON.stringify({ prefillTokensPerSecond, prefillProfile }));
 
 const f16 = dev.info.f16;
 await run('greedy b1 f32 model fused-f16', () => measure('greedy b1 f32 model, fused, weights streamed as f16', model, 1, { decoder: 'fused', decodeWeightDtype: 'f16' }), f16);
@@ -118,7 +130,8 @@ await run('f16 model', async () => {
     for (let i = 0; i < reps; i++) keep(m16.logits({ inputIds: long, lastOnly: true })).release();
     await dev.sync();
     prefillF16TokensPerSecond = (reps * long[0]!.length) / ((performance.now() - t) / 1000);
-    console.log(JSON.stringify({ prefillF16TokensPerSecond }));
+    prefillF16Profile = await profilePrefill(m16);
+    console.log(JSON.stringify({ prefillF16TokensPerSecond, prefillF16Profile }));
     await run('greedy b1 f16', () => measure('greedy b1 f16 merged model, fused', m16, 1, { decoder: 'fused' }));
     await run('sampling b1 f16', () => measure('sampling b1 f16 merged model (T 0.7, top-k 20, top-p 0.8), fused', m16, 1, { decoder: 'fused', doSample: true, temperature: 0.7, topK: 20, topP: 0.8, seed: 1 }));
     await run('greedy b32 f16', () => measure('greedy b32 f16 merged model, fused', m16, 32, { decoder: 'fused' }));

@@ -2,7 +2,8 @@
 // same ids for left-padded batches with eos, repetition penalty and min new tokens, for Qwen2
 // (biases, GQA) and Llama (3 query heads per kv head); sampling with the same seeded draws; f16
 // weights on a model whose weights are f16 values already (so the cast is exact); every buffer
-// freed; 'fused' refuses what it cannot do.
+// freed; 'fused' refuses what it cannot do; split-K attention over long caches; the GEMVs'
+// workgroup-memory reduction (forced) as well as the subgroup one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, f16ToF32, f32ToF16, getDevice, type QDevice } from '@q/core';
 import { AutoModelForCausalLM, randomWeights, type CausalLM, type GenerateOptions } from '../src';
@@ -52,11 +53,22 @@ describe.each([
   });
 
   // One model is enough here: compiling more variants costs seconds on lavapipe.
-  it.runIf(_name === 'qwen2')('a batch of 18 rows (more than one 16-row reduction chunk) equals the eager path', { timeout: 300_000 }, async () => {
-    const many = Array.from({ length: 18 }, (_, b) => prompts[b % 3]!.map((t) => (t + b) % cfg.vocabSize));
+  it.runIf(_name === 'qwen2')('a batch of 36 rows (two GEMV batch tiles, the second partial) equals the eager path', { timeout: 600_000 }, async () => {
+    const many = Array.from({ length: 36 }, (_, b) => prompts[b % 3]!.map((t) => (t + b) % cfg.vocabSize));
     const o = { maxNewTokens: 3, padTokenId: 0, eosTokenId: 7 };
     const want = await model.generate(many, { ...o, decoder: 'eager' });
     expect(await model.generate(many, { ...o, decoder: 'fused' })).toEqual(want);
+  });
+
+  // Caches past 64 keys split the attention over several workgroups (flash-decoding) and combine
+  // them; the short row's padding leaves a split with no keys at all.
+  it.runIf(_name === 'qwen2')('split-K attention over a long left-padded cache equals the eager path', { timeout: 300_000 }, async () => {
+    const long = [Array.from({ length: 100 }, (_, t) => (t * 13 + 5) % cfg.vocabSize), Array.from({ length: 30 }, (_, t) => (t * 7 + 1) % cfg.vocabSize)];
+    const o = { maxNewTokens: 6, padTokenId: 0 };
+    const want = await model.generate(long, { ...o, decoder: 'eager' });
+    let dispatches = 0;
+    expect(await model.generate(long, { ...o, decoder: 'fused', onDecoder: (d) => void (dispatches = d.dispatchesPerStep) })).toEqual(want);
+    expect(dispatches).toBe(6 * cfg.numHiddenLayers + 3); // + one combine per layer
   });
 
   it.runIf(_name === 'qwen2')('f16 weights give the same ids as f32 when the weights are f16 values', async () => {
@@ -75,6 +87,12 @@ describe.each([
       const got = await run({ ...o, decoder: 'fused' });
       expect(got.sequences, JSON.stringify(o)).toEqual(want.sequences);
     }
+  });
+
+  it.runIf(_name === 'qwen2')('the workgroup-memory GEMV reduction (no subgroups) gives the same ids', async () => {
+    const want = await run({ decoder: 'eager', repetitionPenalty: 1.2 });
+    const got = await run({ decoder: 'fused', decodeSubgroups: false, repetitionPenalty: 1.2 });
+    expect(got.sequences).toEqual(want.sequences);
   });
 
   it.runIf(_name === 'qwen2')("an f16 model (fromConfig dtype 'float16'): fused ids equal its eager ones and the f32 model's", async () => {

@@ -19,7 +19,7 @@ import { Linear } from '../modules/linear';
 import { QuantLinear } from '../modules/quant-linear';
 import type { LinearLike } from '../modules/linear';
 import {
-  argmaxFinalSource, attentionSource, embedSource, gemvSource, rmsSource, sampleSource, GEMV_COLS, SAMPLE_CAP,
+  argmaxFinalSource, attentionCombineSource, attentionSource, attentionSplits, embedSource, ATTN_MAX_SPLITS, gemvSource, gemvPlan, rmsSource, sampleSource, SAMPLE_CAP,
   MAX_EOS, UNIFORM_BYTES, type DecodeShape, type GemvSpec, type WeightFormat, type WeightType,
 } from './fused-kernels';
 
@@ -53,11 +53,17 @@ export interface FusedDecoderOptions {
   sampling?: { temperature: number; topK: number; topP: number; randoms: Float32Array };
   /** Time each step on the GPU with timestamp queries (see {@link FusedDecoder.gpuMs}). */
   profile?: boolean;
+  /** GEMV reductions with subgroup operations. Default: when the device has 'subgroups' (false forces the workgroup-memory fallback). */
+  subgroups?: boolean;
 }
 
 interface Step {
-  encode(pass: GPUComputePassEncoder): void;
+  /** Encodes the dispatch; false when this step has nothing to do (a combine with one split). */
+  encode(pass: GPUComputePassEncoder): boolean;
 }
+
+/** A fixed grid, or one computed per step (null: skip the dispatch). */
+type Grid = [number, number] | [number, number, number] | (() => [number, number, number] | null);
 
 // Pipelines by WGSL source, per device: a generate() call builds bind groups, never recompiles.
 const pipelines = new WeakMap<GPUDevice, Map<string, { layout: GPUBindGroupLayout; pipeline: GPUComputePipeline }>>();
@@ -98,7 +104,10 @@ export function fusedUnsupported(model: CausalLM, batch: number, o: { weightDtyp
 }
 
 export class FusedDecoder {
-  readonly dispatchesPerStep: number;
+  /** Dispatches of the last step (the attention combine runs only when the cache is split). */
+  dispatchesPerStep = 0;
+  /** Key splits of the attention in the step being encoded (see attentionSplits). */
+  private split = { chunk: 1, splits: 1 };
   private readonly dev: QDevice;
   private readonly owned: Tensor[] = [];
   private readonly steps: Step[] = [];
@@ -112,6 +121,7 @@ export class FusedDecoder {
   readonly B: number;
   private readonly V: number;
   private readonly seenWords: number;
+  private readonly nHeads: number;
 
   constructor(
     private readonly model: CausalLM,
@@ -130,6 +140,7 @@ export class FusedDecoder {
       V: model.vocabSize, eps: c.rmsNormEps, maxPos: model.rotary.maxPositions,
     };
     this.V = s.V;
+    this.nHeads = s.Hq;
     this.seenWords = Math.ceil(s.V / 32);
     const wt = o.weightDtype ?? 'f32';
     const cacheT: WeightType = cache.layers[0]!.k.dtype === 'f16' ? 'f16' : 'f32';
@@ -143,6 +154,8 @@ export class FusedDecoder {
     const qkv = own(empty([B, nqkv], 'f32', dev));
     const a = own(empty([B, s.Hq * s.Dh], 'f32', dev));
     const m = own(empty([B, s.I], 'f32', dev));
+    // Attention partials of split-K: [B, Hq, splits, Dh + 2].
+    const apart = own(empty([B * s.Hq * ATTN_MAX_SPLITS * (s.Dh + 2)], 'f32', dev));
     this.tok = own(empty([B], 'i32', dev));
     this.seen = own(tensor(new Int32Array(B * this.seenWords), [B * this.seenWords], { dtype: 'i32', dev }));
     const padT = own(tensor(Int32Array.from(pads), [B], { dtype: 'i32', dev }));
@@ -162,13 +175,17 @@ export class FusedDecoder {
     }
     const head = model.lmHead ?? model.embedTokens;
     const headW = W(head);
-    const nparts = Math.ceil(s.V / GEMV_COLS);
+    const sg = (o.subgroups ?? dev.info.subgroups) && dev.info.subgroups;
+    const sgMin = Math.max(4, dev.info.subgroupMinSize || 4);
+    const headSpec: GemvSpec = { B, K: s.D, N: s.V, fmt: headW.dtype === 'f16' ? 'f16' : 'f32', norm: { eps: s.eps, pre: B > PRE_NORM_ROWS }, mode: 'head' };
+    const headGrid = gemvPlan(headSpec).grid;
+    const nparts = headGrid[0] * headGrid[1];
     const part = own(empty([B * nparts * 2], 'f32', dev));
 
     this.add(embedSource(s, model.embedTokens.dtype === 'f16' ? 'f16' : 'f32'), [this.tok, model.embedTokens, h], [Math.ceil(s.D / 256), B]);
     const gemv = (spec: Omit<GemvSpec, 'B'>, t: Record<string, Tensor>, uniform?: GPUBuffer) => {
-      const { wgsl, names } = gemvSource({ ...spec, B });
-      this.add(wgsl, names.map((n) => (n === 'rs' ? rs : (t[n] ?? fail(`no tensor for binding ${n}`)))), grid(spec.N), uniform);
+      const { wgsl, names, plan } = gemvSource({ ...spec, B, subgroups: sg, subgroupMinSize: sgMin });
+      this.add(wgsl, names.map((n) => (n === 'rs' ? rs : (t[n] ?? fail(`no tensor for binding ${n}`)))), plan.grid, uniform);
     };
     // Above a few rows, one small RMS dispatch beats every GEMV workgroup re-reading B·D activations.
     const pre = B > PRE_NORM_ROWS;
@@ -217,7 +234,8 @@ export class FusedDecoder {
       }
       gemv({ K: s.D, N: nqkv, fmt: qkvW.fmt, blocksize: qkvW.blocksize, norm, mode: 'bias', lora }, t);
       const lc = cache.layers[i]!;
-      this.add(attentionSource(s, cacheT), [qkv, model.rotary.cos, model.rotary.sin, padT, lc.k, lc.v, a], [s.Hq, B], this.uniform);
+      this.add(attentionSource(s, cacheT), [qkv, model.rotary.cos, model.rotary.sin, padT, lc.k, lc.v, a, apart], () => [s.Hq, B, this.split.splits], this.uniform);
+      this.add(attentionCombineSource(s), [apart, a], () => (this.split.splits > 1 ? [s.Hq, B, 1] : null), this.uniform);
       const [o2, g, up, dn] = (['o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const).map((n) => unwrap(layer.proj[n]));
       const ow = concatWeights([o2!], wt, own, dev);
       gemv({ K: s.Hq * s.Dh, N: s.D, fmt: ow.fmt, blocksize: ow.blocksize, mode: 'residual' }, { x: a, h, ...ow.t });
@@ -231,8 +249,6 @@ export class FusedDecoder {
       const dw = concatWeights([dn!], wt, own, dev);
       gemv({ K: s.I, N: s.D, fmt: dw.fmt, blocksize: dw.blocksize, mode: 'residual' }, { x: m, h, ...dw.t });
     });
-    const hg = grid(s.V);
-    if (hg[0] * hg[1] !== nparts) throw new Error(`FusedDecoder: lm_head grid ${hg} does not cover ${nparts} parts`);
     rms();
     if (smp) {
       const logits = own(empty([B, s.V], 'f32', dev));
@@ -243,7 +259,6 @@ export class FusedDecoder {
       gemv({ K: s.D, N: s.V, fmt: headW.dtype === 'f16' ? 'f16' : 'f32', norm, mode: 'head' }, { x: h, nw: f32(model.norm), w: headW, seen: this.seen, part }, this.uniform);
       this.add(argmaxFinalSource(s, nparts), [part, this.tok, this.seen], [B, 1]);
     }
-    this.dispatchesPerStep = this.steps.length;
     for (let i = 0; i < (o.depth ?? 4) + 1; i++) this.staging.push(dev.gpu.createBuffer({ size: Math.max(16, B * 4), usage: MAP_READ | COPY_DST }));
     if (o.profile && dev.info.timestamps) {
       const cap = 256;
@@ -259,7 +274,7 @@ export class FusedDecoder {
   }
 
   /** Compiles one kernel and binds its buffers once; `uniform` is bound last when given. */
-  private add(wgsl: string, ts: Tensor[], wg: [number, number], uniform?: GPUBuffer): void {
+  private add(wgsl: string, ts: Tensor[], wg: Grid, uniform?: GPUBuffer): void {
     const gpu = this.dev.gpu;
     let cache = pipelines.get(gpu);
     if (!cache) pipelines.set(gpu, (cache = new Map()));
@@ -287,9 +302,12 @@ export class FusedDecoder {
     });
     this.steps.push({
       encode(pass) {
+        const g = typeof wg === 'function' ? wg() : wg;
+        if (!g) return false;
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(wg[0], wg[1]);
+        pass.dispatchWorkgroups(g[0], g[1], g[2] ?? 1);
+        return true;
       },
     });
   }
@@ -313,13 +331,19 @@ export class FusedDecoder {
     const L = this.cache.length;
     if (L >= this.cache.capacity) throw new Error(`FusedDecoder: KV cache full (${L} positions)`);
     dev.flush();
-    new DataView(this.params).setUint32(0, L, true);
+    this.split = attentionSplits(L, this.nHeads * this.B);
+    const pv = new DataView(this.params);
+    pv.setUint32(0, L, true);
+    pv.setUint32(52, this.split.chunk, true);
+    pv.setUint32(56, this.split.splits, true);
     dev.gpu.queue.writeBuffer(this.uniform, 0, this.params);
     const enc = dev.gpu.createCommandEncoder();
     const q = this.query;
     const slot = q ? q.n++ % q.cap : 0;
     const pass = enc.beginComputePass(q ? { timestampWrites: { querySet: q.set, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 } } : undefined);
-    for (const s of this.steps) s.encode(pass);
+    let n = 0;
+    for (const s of this.steps) n += s.encode(pass) ? 1 : 0;
+    this.dispatchesPerStep = n;
     pass.end();
     const buf = this.staging.pop()!;
     enc.copyBufferToBuffer(this.tok.buffer, 0, buf, 0, this.B * 4);
@@ -444,13 +468,4 @@ function concatWeights(ps: Unwrapped[], wt: WeightType, own: (t: Tensor) => Tens
 
 function fail(msg: string): never {
   throw new Error(`FusedDecoder: ${msg}`);
-}
-
-/** Workgroups of the GEMV kernels for N output columns (2-D past 65,535). */
-function grid(N: number): [number, number] {
-  const g = Math.ceil(N / GEMV_COLS);
-  if (g <= 65535) return [g, 1];
-  // The kernels index columns as wid.x + wid.y · nwg.x; an exact factorisation keeps every part used.
-  for (let y = Math.ceil(g / 65535); y <= g; y++) if (g % y === 0 && g / y <= 65535) return [g / y, y];
-  throw new Error(`FusedDecoder: no grid for ${g} workgroups`);
 }

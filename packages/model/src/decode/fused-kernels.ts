@@ -12,10 +12,9 @@
  * Shapes and model constants are baked into the source (one decoder per model shape and batch);
  * the cache length L is the only per-step value (a uniform).
  *
- * GEMV layout: a workgroup of 256 lanes = 8 warps of 32; each warp owns one output column and its
- * lanes stride over K in vec4 loads, so a warp streams 512 contiguous bytes of the weight row.
- * Weights are f32 or f16 (`wt`); activations and accumulation are f32.
+ * The GEMVs are gemv.ts's. Activations and accumulation are f32.
  */
+import { UNIFORM_STRUCT, type WeightType } from './gemv';
 
 export interface DecodeShape {
   B: number;
@@ -30,217 +29,12 @@ export interface DecodeShape {
   maxPos: number;
 }
 
-export type WeightType = 'f32' | 'f16';
+export { gemvSource, gemvPlan, MAX_EOS, UNIFORM_BYTES, UNIFORM_STRUCT, type GemvSpec, type GemvPlan, type WeightFormat, type WeightType } from './gemv';
 
 const f = (x: number) => (Number.isInteger(x) ? `${x}.0` : `${x}`);
 
 function head(wt: WeightType, cacheT: WeightType): string {
   return wt === 'f16' || cacheT === 'f16' ? 'enable f16;\n' : '';
-}
-
-export const GEMV_COLS = 8; // columns (warps) per workgroup
-
-/**
- * The per-call values every step reads (one uniform buffer): cache length L (changes each step),
- * cache capacity, prompt length, min new tokens, repetition penalty and up to 4 eos ids. Keeping
- * them out of the source lets every generate() call on a model reuse the same pipelines.
- */
-export const UNIFORM_STRUCT = `struct U { L: u32, cap: u32, promptLen: u32, minNew: u32, penalty: f32, neos: u32, e0: u32, e1: u32, e2: u32, e3: u32, temperature: f32, topK: u32, topP: f32, r0: u32, r1: u32, r2: u32 };`;
-export const UNIFORM_BYTES = 64;
-export const MAX_EOS = 4;
-
-/** How a GEMV's weight is stored: dense f32/f16 [N, K], or NF4 codes (8 per u32, bitsandbytes' nibble order) + f32 absmax per block. */
-export type WeightFormat = WeightType | 'nf4';
-
-/** A GEMV kernel's variant; the decoder binds tensors by the names {@link gemvSource} returns. */
-export interface GemvSpec {
-  B: number;
-  K: number;
-  N: number;
-  fmt: WeightFormat;
-  /** NF4 block size (a multiple of 32). */
-  blocksize?: number;
-  /** RMSNorm of x (weight `nw`, eps) before the product. */
-  /**
-   * RMSNorm statistics: computed by every workgroup (cheap for a few rows), or with `pre`, read
-   * from `rs` ([B] inverse RMS from {@link rmsSource}, one dispatch before) when many rows would
-   * make every workgroup re-read B·K activations.
-   */
-  norm?: { eps: number; pre?: boolean };
-  /**
-   * 'store': y = ·; 'bias': y = · + bias; 'swiglu': y = silu(x·w) · (x·w2); 'residual': h += ·;
-   * 'head': repetition penalty / min-new-tokens on each logit and the workgroup's argmax into `part`;
-   * 'logits': the same processed logits written to `y` (for sampling).
-   */
-  mode: 'store' | 'bias' | 'swiglu' | 'residual' | 'head' | 'logits';
-  /** Unmerged LoRA in the epilogue: + scale[s] · lb[n, :] · lu[b, s·r : (s+1)·r] for the segment s that column n falls in (ends[s] exclusive). */
-  lora?: { r: number; ends: number[]; scales: number[] };
-}
-
-/** Nested selects: the value of the first segment i with n < ends[i] (the last one otherwise). */
-function pick(ends: number[], value: (i: number) => string): string {
-  let e = value(ends.length - 1);
-  for (let i = ends.length - 2; i >= 0; i--) e = `select(${e}, ${value(i)}, n < ${ends[i]}u)`;
-  return e;
-}
-
-/**
- * GEMV y[b, n] = Σ_k x̂[b, k] · W[n, k] for B rows, x̂ = RMSNorm(x) when `norm`. Lanes accumulate
- * per row in registers; the cross-lane sums go through workgroup memory 16 rows at a time (256 ·
- * 16 floats), so batches up to 32 fit every adapter's 32 KiB.
- */
-export function gemvSource(g: GemvSpec): { wgsl: string; names: string[] } {
-  const { B, K, N, fmt, mode } = g;
-  const K4 = K / 4;
-  const RB = Math.min(B, 16);
-  const names: string[] = [];
-  const decl: string[] = [];
-  const bind = (name: string, type: string, rw = false) => {
-    decl.push(`@group(0) @binding(${names.length}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: array<${type}>;`);
-    names.push(name);
-  };
-  const nf4 = fmt === 'nf4';
-  const wtype = nf4 ? 'vec4<u32>' : `vec4<${fmt}>`;
-  bind('x', 'vec4<f32>');
-  if (g.norm) bind('nw', 'vec4<f32>');
-  if (g.norm?.pre) bind('rs', 'f32');
-  bind('w', wtype);
-  if (nf4) bind('am', 'f32'), bind('qm', 'f32');
-  if (mode === 'swiglu') {
-    bind('w2', wtype);
-    if (nf4) bind('am2', 'f32');
-  }
-  if (mode === 'bias') bind('bias', 'f32');
-  if (g.lora) bind('lu', 'f32'), bind('lb', 'f32');
-  if (mode === 'residual') bind('h', 'f32', true);
-  else if (mode === 'head') bind('seen', 'u32'), bind('part', 'f32', true);
-  else if (mode !== 'logits') bind('y', 'f32', true);
-  if (mode === 'logits') bind('seen', 'u32'), bind('y', 'f32', true);
-  if (mode === 'head' || mode === 'logits') decl.push(UNIFORM_STRUCT, `@group(0) @binding(${names.length}) var<uniform> u: U;`);
-  const two = mode === 'swiglu';
-  const KW = K / 32;
-  const bs = g.blocksize ?? 64;
-  const dense = (acc: string, wname: string) => `let wv = vec4<f32>(${wname}[n * ${K4}u + k]);
-      for (var b = 0u; b < ${B}u; b++) { ${acc}[b] += dot(x[b * ${K4}u + k]${g.norm ? ' * gk' : ''}, wv); }`;
-  const quad = (acc: string, wname: string, aname: string) => `{
-        let a = ${aname}[(n * ${K}u + kw * 32u) / ${bs}u];
-        let cw = ${wname}[n * ${KW}u + kw];
-        for (var i = 0u; i < 4u; i++) {
-          let c = cw[i];
-          let w0 = vec4<f32>(qs[(c >> 4u) & 15u], qs[c & 15u], qs[(c >> 12u) & 15u], qs[(c >> 8u) & 15u]) * a;
-          let w1 = vec4<f32>(qs[(c >> 20u) & 15u], qs[(c >> 16u) & 15u], qs[(c >> 28u) & 15u], qs[(c >> 24u) & 15u]) * a;
-          let k4 = kw * 8u + i * 2u;
-          ${g.norm ? 'let g0 = nw[k4]; let g1 = nw[k4 + 1u];' : 'let g0 = vec4<f32>(1.0); let g1 = g0;'}
-          for (var b = 0u; b < ${B}u; b++) { ${acc}[b] += dot(x[b * ${K4}u + k4] * g0, w0) + dot(x[b * ${K4}u + k4 + 1u] * g1, w1); }
-        }
-      }`;
-  const loop = nf4
-    ? `for (var kw = lane; kw < ${KW}u; kw += 32u) {
-      ${quad('acc', 'w', 'am')}
-      ${two ? quad('acc2', 'w2', 'am2') : ''}
-    }`
-    : `for (var k = lane; k < ${K4}u; k += 32u) {
-      ${g.norm ? 'let gk = nw[k];' : ''}
-      { ${dense('acc', 'w')} }
-      ${two ? `{ ${dense('acc2', 'w2')} }` : ''}
-    }`;
-  // Cross-lane sums of acc[b] per warp, RB rows at a time; body sees ob (row), ow (warp), on (column), v (sum).
-  const reduce = (acc: string, body: string) => `
-  for (var b0 = 0u; b0 < ${B}u; b0 += ${RB}u) {
-    for (var r = 0u; r < ${RB}u; r++) { if (b0 + r < ${B}u) { red[r * 256u + tid] = ${acc}[b0 + r]; } }
-    workgroupBarrier();
-    if (tid < ${GEMV_COLS * RB}u) {
-      let rr = tid % ${RB}u; let ob = b0 + rr; let ow = tid / ${RB}u; let on = wg * ${GEMV_COLS}u + ow;
-      if (ob < ${B}u) {
-        var v = 0.0;
-        for (var l = 0u; l < 32u; l++) { v += red[rr * 256u + ow * 32u + l]; }
-        ${body}
-      }
-    }
-    workgroupBarrier();
-  }`;
-  const lora = g.lora
-    ? `
-    let seg = ${pick(g.lora.ends, (i) => `${i}u`)};
-    let sc = ${pick(g.lora.ends, (i) => f(g.lora!.scales[i]!))};
-    for (var j = lane; j < ${g.lora.r}u; j += 32u) {
-      let bw = lb[n * ${g.lora.r}u + j] * sc;
-      for (var b = 0u; b < ${B}u; b++) { acc[b] += bw * lu[b * ${g.lora.r * g.lora.ends.length}u + seg * ${g.lora.r}u + j]; }
-    }`
-    : '';
-  const seenWords = Math.ceil(N / 32);
-  const processed = `var lv = v;
-        if (on >= ${N}u) { lv = -3.0e38; }
-        else if (u.penalty != 1.0 && (seen[ob * ${seenWords}u + on / 32u] & (1u << (on % 32u))) != 0u) { lv = select(lv / u.penalty, lv * u.penalty, lv < 0.0); }
-        // min new tokens: the token chosen here is new token number L + 1 - promptLen (0-based; the
-        // cache holds the prompt and every new token but the one this step consumed).
-        if (u.L + 1u - u.promptLen < u.minNew && ((u.neos > 0u && on == u.e0) || (u.neos > 1u && on == u.e1) || (u.neos > 2u && on == u.e2) || (u.neos > 3u && on == u.e3))) { lv = -3.0e38; }`;
-  const epilogue: Record<GemvSpec['mode'], string> = {
-    logits: reduce('acc', `${processed}
-        if (on < ${N}u) { y[ob * ${N}u + on] = lv; }`),
-    store: reduce('acc', `if (on < ${N}u) { y[ob * ${N}u + on] = v; }`),
-    bias: reduce('acc', `if (on < ${N}u) { y[ob * ${N}u + on] = v + bias[on]; }`),
-    residual: reduce('acc', `if (on < ${N}u) { h[ob * ${N}u + on] += v; }`),
-    swiglu: `${reduce('acc', `gv[ob * ${GEMV_COLS}u + ow] = v;`)}
-  ${reduce('acc2', `if (on < ${N}u) { let gg = gv[ob * ${GEMV_COLS}u + ow]; y[ob * ${N}u + on] = gg / (1.0 + exp(-gg)) * v; }`)}`,
-    head: `${reduce(
-      'acc',
-      `${processed}
-        gv[ob * ${GEMV_COLS}u + ow] = lv;`,
-    )}
-  if (tid < ${B}u) {
-    var best = gv[tid * ${GEMV_COLS}u];
-    var idx = wg * ${GEMV_COLS}u;
-    for (var c = 1u; c < ${GEMV_COLS}u; c++) {
-      let v = gv[tid * ${GEMV_COLS}u + c];
-      if (v > best) { best = v; idx = wg * ${GEMV_COLS}u + c; }
-    }
-    let nparts = nwg.x * nwg.y;
-    part[(tid * nparts + wg) * 2u] = best;
-    part[(tid * nparts + wg) * 2u + 1u] = bitcast<f32>(idx);
-  }`,
-  };
-  const wgsl = `${fmt === 'f16' ? 'enable f16;\n' : ''}${decl.join('\n')}
-var<workgroup> red: array<f32, ${256 * RB}>;
-var<workgroup> inv: array<f32, ${B}>;
-${nf4 ? 'var<workgroup> qs: array<f32, 16>;' : ''}
-${two || mode === 'head' ? `var<workgroup> gv: array<f32, ${GEMV_COLS * B}>;` : ''}
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let wg = wid.x + wid.y * nwg.x;
-  ${nf4 ? 'if (tid < 16u) { qs[tid] = qm[tid]; }' : ''}
-  ${
-    g.norm?.pre
-      ? `for (var b = tid; b < ${B}u; b += 256u) { inv[b] = rs[b]; }
-  workgroupBarrier();`
-      : g.norm
-      ? `// RMSNorm statistics of each row (every workgroup recomputes them from cache-resident x).
-  var ssq: array<f32, ${B}>;
-  for (var k = tid; k < ${K4}u; k += 256u) { for (var b = 0u; b < ${B}u; b++) { let v = x[b * ${K4}u + k]; ssq[b] += dot(v, v); } }
-  for (var b0 = 0u; b0 < ${B}u; b0 += ${RB}u) {
-    for (var r = 0u; r < ${RB}u; r++) { if (b0 + r < ${B}u) { red[r * 256u + tid] = ssq[b0 + r]; } }
-    workgroupBarrier();
-    if (tid < ${RB}u && b0 + tid < ${B}u) {
-      var ss = 0.0;
-      for (var l = 0u; l < 256u; l++) { ss += red[tid * 256u + l]; }
-      inv[b0 + tid] = inverseSqrt(ss / ${f(K)} + ${f(g.norm.eps)});
-    }
-    workgroupBarrier();
-  }`
-      : 'workgroupBarrier();'
-  }
-  let lane = tid % 32u;
-  let n = wg * ${GEMV_COLS}u + tid / 32u;
-  var acc: array<f32, ${B}>;
-  ${two ? `var acc2: array<f32, ${B}>;` : ''}
-  if (n < ${N}u) {
-    ${loop}
-    ${g.norm ? `for (var b = 0u; b < ${B}u; b++) { acc[b] *= inv[b]; ${two ? 'acc2[b] *= inv[b];' : ''} }` : ''}
-    ${lora}
-  }
-  ${epilogue[mode]}
-}`;
-  return { wgsl, names };
 }
 
 /** h[b, :] = E[tok[b], :]. */
@@ -256,13 +50,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`;
 }
 
-export const ATTN_WG = 128;
+export const ATTN_WG = 64;
+/** Most key splits per (head, row) (flash-decoding); sizes the partials buffer. */
+export const ATTN_MAX_SPLITS = 32;
 
 /**
- * One workgroup per (query head, row). The new token sits at cache slot L; keys before pads[b]
- * are left padding and are skipped. Each workgroup ropes its own copy of the new k (so no
- * workgroup reads a slot another one is writing); the first query head of each kv group stores
- * it, with v, into the cache.
+ * Key splits for cache length L (the new token at slot L): about enough workgroups to fill a
+ * large GPU (264) over Hq·B (head, row) pairs, at least 64 keys (one pass of the workgroup) per split. Returns keys per split
+ * (`u.r0`) and the number of splits (`u.r1`); one split means no combine dispatch.
+ */
+export function attentionSplits(L: number, pairs: number): { chunk: number; splits: number } {
+  const want = Math.max(1, Math.min(ATTN_MAX_SPLITS, Math.floor(264 / pairs)));
+  let chunk = Math.max(ATTN_WG, Math.ceil((L + 1) / want));
+  let splits = Math.ceil((L + 1) / chunk);
+  if (splits > ATTN_MAX_SPLITS) (chunk = Math.ceil((L + 1) / ATTN_MAX_SPLITS)), (splits = Math.ceil((L + 1) / chunk));
+  return { chunk, splits };
+}
+
+/**
+ * Split-K (flash-decoding) attention: one workgroup per (query head, row, key split). Split s
+ * covers cache slots [s·chunk, (s+1)·chunk) ∩ [pads[b], L]; the new token sits at slot L and keys
+ * before pads[b] are left padding. Each workgroup ropes its own copy of q and of the new k (so no
+ * workgroup reads a slot another one is writing); the first query head of each kv group, in split 0,
+ * stores k and v into the cache. A workgroup runs an online softmax over its keys, 64 at a time,
+ * and leaves (max, sum, Σ p·v) in `part` ([B, Hq, splits, Dh + 2]) for {@link attentionCombineSource};
+ * with one split it writes the normalised output straight to `a`.
  */
 export function attentionSource(s: DecodeShape, cacheT: WeightType): string {
   const { Hq, Hkv, Dh } = s;
@@ -270,6 +82,8 @@ export function attentionSource(s: DecodeShape, cacheT: WeightType): string {
   const G = Hq / Hkv;
   const nqkv = (Hq + 2 * Hkv) * Dh;
   const C = cacheT;
+  const W = ATTN_WG;
+  const DPT = Math.ceil(Dh / W); // output dims per lane
   return `${head('f32', cacheT)}@group(0) @binding(0) var<storage, read> qkv: array<f32>;
 @group(0) @binding(1) var<storage, read> cs: array<f32>;
 @group(0) @binding(2) var<storage, read> sn: array<f32>;
@@ -277,78 +91,124 @@ export function attentionSource(s: DecodeShape, cacheT: WeightType): string {
 @group(0) @binding(4) var<storage, read_write> kc: array<${C}>;
 @group(0) @binding(5) var<storage, read_write> vc: array<${C}>;
 @group(0) @binding(6) var<storage, read_write> a: array<f32>;
+@group(0) @binding(7) var<storage, read_write> part: array<f32>;
 ${UNIFORM_STRUCT}
-@group(0) @binding(7) var<uniform> u: U;
+@group(0) @binding(8) var<uniform> u: U;
 var<workgroup> q: array<f32, ${Dh}>;
 var<workgroup> kn: array<f32, ${Dh}>;
 var<workgroup> vn: array<f32, ${Dh}>;
-var<workgroup> p: array<f32, ${ATTN_WG}>;
-@compute @workgroup_size(${ATTN_WG})
+var<workgroup> p: array<f32, ${W}>;
+var<workgroup> mx: array<f32, ${W}>;
+@compute @workgroup_size(${W})
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let h = wid.x; let b = wid.y; let kvh = h / ${G}u;
+  let h = wid.x; let b = wid.y; let sp = wid.z; let kvh = h / ${G}u;
   let L = u.L; let pad = u32(pads[b]);
+  let chunk = u.r0; let splits = u.r1;
   let pos = min(L - pad, ${s.maxPos - 1}u);
   let qo = b * ${nqkv}u + h * ${Dh}u;
   let ko = b * ${nqkv}u + ${Hq * Dh}u + kvh * ${Dh}u;
   let vo = b * ${nqkv}u + ${(Hq + Hkv) * Dh}u + kvh * ${Dh}u;
-  for (var j = tid; j < ${half}u; j += ${ATTN_WG}u) {
+  for (var j = tid; j < ${half}u; j += ${W}u) {
     let c = cs[pos * ${half}u + j]; let sv = sn[pos * ${half}u + j];
     let q1 = qkv[qo + j]; let q2 = qkv[qo + j + ${half}u];
     q[j] = q1 * c - q2 * sv; q[j + ${half}u] = q2 * c + q1 * sv;
     let k1 = qkv[ko + j]; let k2 = qkv[ko + j + ${half}u];
     kn[j] = k1 * c - k2 * sv; kn[j + ${half}u] = k2 * c + k1 * sv;
   }
-  for (var d = tid; d < ${Dh}u; d += ${ATTN_WG}u) { vn[d] = qkv[vo + d]; }
+  for (var d = tid; d < ${Dh}u; d += ${W}u) { vn[d] = qkv[vo + d]; }
   workgroupBarrier();
   let row = (b * u.cap) * ${Hkv}u + kvh;
-  if (h % ${G}u == 0u) {
-    for (var d = tid; d < ${Dh}u; d += ${ATTN_WG}u) {
+  if (h % ${G}u == 0u && sp == 0u) {
+    for (var d = tid; d < ${Dh}u; d += ${W}u) {
       kc[(row + L * ${Hkv}u) * ${Dh}u + d] = ${C}(kn[d]);
       vc[(row + L * ${Hkv}u) * ${Dh}u + d] = ${C}(vn[d]);
     }
   }
+  let k0 = max(pad, sp * chunk);
+  let k1 = min(L + 1u, (sp + 1u) * chunk);
   var m = -3.0e38;
   var l = 0.0;
-  var acc = 0.0;
-  for (var start = pad; start <= L; start += ${ATTN_WG}u) {
+  var acc: array<f32, ${DPT}>;
+  for (var start = k0; start < k1; start += ${W}u) {
     let j = start + tid;
     var sc = -3.0e38;
-    if (j < L) {
+    if (j < k1) {
       var dp = 0.0;
-      let base = (row + j * ${Hkv}u) * ${Dh}u;
-      for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * f32(kc[base + d]); }
-      sc = dp * ${f(1 / Math.sqrt(Dh))};
-    } else if (j == L) {
-      var dp = 0.0;
-      for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * kn[d]; }
+      if (j < L) {
+        let base = (row + j * ${Hkv}u) * ${Dh}u;
+        for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * f32(kc[base + d]); }
+      } else {
+        for (var d = 0u; d < ${Dh}u; d++) { dp += q[d] * kn[d]; }
+      }
       sc = dp * ${f(1 / Math.sqrt(Dh))};
     }
-    p[tid] = sc;
+    mx[tid] = sc;
     workgroupBarrier();
-    var cmax = m;
-    for (var t = 0u; t < ${ATTN_WG}u; t++) { cmax = max(cmax, p[t]); }
-    workgroupBarrier();
-    p[tid] = select(0.0, exp(sc - cmax), j <= L);
+    for (var st = ${W / 2}u; st > 0u; st >>= 1u) {
+      if (tid < st) { mx[tid] = max(mx[tid], mx[tid + st]); }
+      workgroupBarrier();
+    }
+    let cmax = max(m, mx[0]);
+    p[tid] = select(0.0, exp(sc - cmax), j < k1);
     workgroupBarrier();
     let corr = exp(m - cmax);
     var psum = 0.0;
-    var pv = 0.0;
-    let n = min(${ATTN_WG}u, L + 1u - start);
+    let n = min(${W}u, k1 - start);
+    for (var i = 0u; i < ${DPT}u; i++) { acc[i] *= corr; }
     for (var t = 0u; t < n; t++) {
       let pt = p[t];
       psum += pt;
-      if (tid < ${Dh}u) {
-        let jj = start + t;
-        let vv = select(f32(vc[(row + jj * ${Hkv}u) * ${Dh}u + tid]), vn[tid], jj == L);
-        pv += pt * vv;
+      let jj = start + t;
+      for (var i = 0u; i < ${DPT}u; i++) {
+        let d = tid + i * ${W}u;
+        if (d < ${Dh}u) {
+          let vv = select(f32(vc[(row + jj * ${Hkv}u) * ${Dh}u + d]), vn[d], jj == L);
+          acc[i] += pt * vv;
+        }
       }
     }
     l = l * corr + psum;
-    acc = acc * corr + pv;
     m = cmax;
     workgroupBarrier();
   }
-  if (tid < ${Dh}u) { a[b * ${Hq * Dh}u + h * ${Dh}u + tid] = acc / l; }
+  if (splits == 1u) {
+    for (var i = 0u; i < ${DPT}u; i++) {
+      let d = tid + i * ${W}u;
+      if (d < ${Dh}u) { a[b * ${Hq * Dh}u + h * ${Dh}u + d] = acc[i] / l; }
+    }
+  } else {
+    let po = ((b * ${Hq}u + h) * splits + sp) * ${Dh + 2}u;
+    if (tid == 0u) { part[po] = m; part[po + 1u] = l; }
+    for (var i = 0u; i < ${DPT}u; i++) {
+      let d = tid + i * ${W}u;
+      if (d < ${Dh}u) { part[po + 2u + d] = acc[i]; }
+    }
+  }
+}`;
+}
+
+/** a[b, h, :] from the splits' (max, sum, Σ p·v): one workgroup per (query head, row). */
+export function attentionCombineSource(s: DecodeShape): string {
+  const { Hq, Dh } = s;
+  return `@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> a: array<f32>;
+${UNIFORM_STRUCT}
+@group(0) @binding(2) var<uniform> u: U;
+@compute @workgroup_size(${Math.max(32, Dh)})
+fn main(@builtin(local_invocation_index) d: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let h = wid.x; let b = wid.y; let splits = u.r1;
+  let base = (b * ${Hq}u + h) * splits;
+  var M = -3.0e38;
+  for (var sp = 0u; sp < splits; sp++) { M = max(M, part[(base + sp) * ${Dh + 2}u]); }
+  var l = 0.0;
+  var acc = 0.0;
+  for (var sp = 0u; sp < splits; sp++) {
+    let o = (base + sp) * ${Dh + 2}u;
+    let w = exp(part[o] - M);
+    l += w * part[o + 1u];
+    if (d < ${Dh}u) { acc += w * part[o + 2u + d]; }
+  }
+  if (d < ${Dh}u) { a[b * ${Hq * Dh}u + h * ${Dh}u + d] = acc / l; }
 }`;
 }
 

@@ -47,6 +47,8 @@ export interface GenerateOptions extends GenerationConfig {
   decoder?: 'auto' | 'fused' | 'eager';
   /** Weight storage of the fused decoder's GEMVs ('f16' halves the bytes read per token). Default 'f32'. */
   decodeWeightDtype?: 'f32' | 'f16';
+  /** The fused decoder's GEMV reductions with subgroup operations. Default: when the device has 'subgroups'; false forces the workgroup-memory fallback. */
+  decodeSubgroups?: boolean;
   /** Called with the fused decoder after the last step, before it is released (benchmarks read its timings). */
   onDecoder?: (d: FusedDecoder) => void | Promise<void>;
 }
@@ -84,7 +86,7 @@ export async function generate(model: CausalLM, inputIds: ArrayLike<number>[], o
 
 /** {@link generate}, returning the prompt length, the new tokens and why each row stopped. */
 export async function generateWithDetails(model: CausalLM, inputIds: ArrayLike<number>[], opts: GenerateOptions = {}): Promise<GenerateOutput> {
-  const { attentionMask, tokenizer, streamer, decoder: _decoder, decodeWeightDtype: _wd, onDecoder: _od, ...config } = opts;
+  const { attentionMask, tokenizer, streamer, decoder: _decoder, decodeWeightDtype: _wd, decodeSubgroups: _sg, onDecoder: _od, ...config } = opts;
   // generation_config.json's values (model.generationConfig) are the defaults, as in transformers.
   const c = resolveGenerationConfig({ ...definedOnly(model.generationConfig ?? {}), ...definedOnly(config) }, 'generate');
   if (c.stopStrings.length > 0 && !tokenizer) {
@@ -175,6 +177,7 @@ export async function generateWithDetails(model: CausalLM, inputIds: ArrayLike<n
       if (!done) {
         decoder = new FusedDecoder(model, cache, prompt.rows.map((r) => P - r.length), P, {
           weightDtype: opts.decodeWeightDtype,
+          subgroups: opts.decodeSubgroups,
           repetitionPenalty: c.repetitionPenalty,
           minNewTokens: c.minNewTokens,
           eosTokenIds: c.eosTokenIds,
