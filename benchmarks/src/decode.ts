@@ -86,11 +86,12 @@ function save(): void {
 let loadSeconds = 0;
 let prefillF16TokensPerSecond: number | null = null;
 let prefillTokensPerSecond = 0;
-let prefillProfile: { gpuMs: number; dispatches: number; top: { name: string; ms: number; calls: number }[] } | null = null;
-let prefillF16Profile: typeof prefillProfile = null;
+type PrefillProfile = { gpuMs: number; dispatches: number; top: { name: string; ms: number; calls: number }[] } | null;
+let prefillProfile: PrefillProfile = null;
+let prefillF16Profile: PrefillProfile = null;
 
 /** One prefill forward with every kernel timed: its GPU ms, dispatches and the five costliest kernels. */
-async function profilePrefill(m: CausalLM): Promise<typeof prefillProfile> {
+async function profilePrefill(m: CausalLM): Promise<PrefillProfile> {
   if (!dev.startProfiling()) return null;
   keep(m.logits({ inputIds: long, lastOnly: true })).release();
   const k = await dev.stopProfiling();

@@ -87,10 +87,16 @@ for (const checkpointing of ckpts) {
   for (let s = 0; s < steps; s++) last = await step();
   const sec = (performance.now() - t1) / 1000;
   let kernels: { name: string; calls: number; ms: number }[] = [];
+  let profiled: { kernelMs: number; dispatches: number; stepMs: number } | undefined;
   if (process.argv.includes('--profile') && dev.startProfiling()) {
+    // One profiled step: every kernel's GPU time (timestamps) against the step's wall time; the
+    // difference is launch gaps and host work.
+    const p0 = performance.now();
     await step();
-    kernels = (await dev.stopProfiling()).slice(0, 14).map((k) => ({ name: k.name, calls: k.calls, ms: Number(k.ms.toFixed(2)) }));
-    console.log(kernels.map((k) => `${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(1).padStart(9)} ms`).join('\n'));
+    const all = await dev.stopProfiling();
+    profiled = { kernelMs: all.reduce((a, k) => a + k.ms, 0), dispatches: all.reduce((a, k) => a + k.calls, 0), stepMs: performance.now() - p0 };
+    kernels = all.slice(0, 30).map((k) => ({ name: k.name, calls: k.calls, ms: Number(k.ms.toFixed(2)) }));
+    console.log(kernels.slice(0, 14).map((k) => `${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(1).padStart(9)} ms`).join('\n'));
   }
   const r = {
     config: `nf4 base, LoRA r=64 q/k/v, ${checkpointing ? 'gradient checkpointing' : 'no checkpointing'}${precision === 'fp16' ? ', fp16' : ''}`,
@@ -110,6 +116,7 @@ for (const checkpointing of ckpts) {
     liveAtRestGiB: liveAtRest / 2 ** 30,
     loadSeconds: loadS,
     loss: last,
+    profiled,
     topKernels: kernels,
   };
   console.log(JSON.stringify(r));

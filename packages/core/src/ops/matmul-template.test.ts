@@ -4,6 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, type QDevice } from '../runtime';
 import { tensor } from '../create';
+import { backward } from '../autograd';
+import { keep, tidy } from '../scope';
+import { mul } from './elementwise';
+import { sum } from './reduce';
 import { launch } from '../wgsl';
 import { Rng } from '../random';
 import { DeviceError } from '../errors';
@@ -134,6 +138,33 @@ describe('split-K', () => {
     expect(splitsFor(16, 256, 32, false)).toBe(1);
     expect(splitsFor(16, 896, 16, true)).toBe(1);
     expect(splitsFor(4, 151936, 16, true)).toBe(64);
+  });
+});
+
+describe('mixed dtypes (fp16 activations, f32 weights)', () => {
+  it('matmul(x f16, W f32ᵀ): f16 output, dx f16 and dW f32 as the f32 product of the same values', async (ctx) => {
+    if (!dev.info.f16) return ctx.skip();
+    const [M, N, K] = [13, 6, 24];
+    // Values exact in f16, so both runs multiply the same numbers.
+    const q = (n: number, seed: number) => Float32Array.from(rnd(n, seed), (x) => Math.round(x * 32) / 32);
+    const [hx, hw, hg] = [q(M * K, 11), q(N * K, 12), q(M * N, 13)];
+    const run = async (xd: 'f16' | 'f32') => {
+      const x = keep(tensor(hx, [M, K], { dtype: xd, requiresGrad: true }));
+      const w = keep(tensor(hw, [N, K], { requiresGrad: true }));
+      const y = keep(matmul(x, w, { transB: true }));
+      const loss = keep(tidy(() => sum(mul(y, tensor(hg, [M, N], { dtype: xd })))));
+      backward(loss);
+      expect([y.dtype, x.grad!.dtype, w.grad!.dtype]).toEqual([xd, xd, 'f32']);
+      const r = [await y.read(), await x.grad!.read(), await w.grad!.read()];
+      for (const t of [x, w, y, loss, x.grad!, w.grad!]) t.release();
+      return r;
+    };
+    const mixed = await run('f16');
+    const full = await run('f32');
+    mixed.forEach((m, i) => {
+      const scale = Math.max(...full[i]!.map(Math.abs));
+      m.forEach((v, j) => expect(Math.abs(v - full[i]![j]!) / scale).toBeLessThan(2e-3));
+    });
   });
 });
 

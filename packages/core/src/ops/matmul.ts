@@ -18,6 +18,7 @@ import type { DeviceInfo } from '../device';
 import { denseLoad, gemmKernel, gemmSharedBytes, tileShape, type CudaCoreTile, type GemmTile, type TensorCoreTile } from './matmul-template';
 import { sameShape } from '../shape';
 import { sum, sumTo } from './reduce';
+import { cast } from './cast';
 import { gemvTransB, GEMV_MAX_ROWS } from './gemv';
 
 export interface MatmulAttrs {
@@ -257,7 +258,6 @@ function tileSource(dtA: DType, dtB: DType, out: DType, transA: boolean, transB:
 const kernels = new Map<string, KernelDecl>();
 
 function matmulGpu(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
-  if (a.dtype !== b.dtype) throw new ShapeError(`matmul: dtypes differ (${a.dtype}, ${b.dtype})`);
   return matmulMixed(a, b, attrs);
 }
 
@@ -389,11 +389,20 @@ export const matmulOp = /* @__PURE__ */ defineOp<MatmulAttrs>({
   // A frozen operand (a base weight under LoRA, a tied lm_head) gets no gradient: skipping it
   // saves a product as large as the forward.
   backward: (gc, { saved: [a, b], attrs: { transA, transB }, inputShapes: [sa, sb], needs: [na, nb] }) => {
-    const da = !na ? null : transA ? matmul(b!, gc, { transA: transB, transB: true }) : matmul(gc, b!, { transB: !transB });
-    const db = !nb ? null : transB ? matmul(gc, a!, { transA: true, transB: transA }) : matmul(a!, gc, { transA: !transA });
+    // Mixed dtypes (f16 activations against an f32 weight, as under autocast): each gradient is
+    // computed from the f16 factors and cast to its operand's dtype, as the cast's backward would.
+    const as = (g: Tensor | null, t: Tensor) => (g && g.dtype !== t.dtype ? castOwned(g, t.dtype) : g);
+    const da = !na ? null : transA ? as(matmul(b!, gc, { transA: transB, transB: true }), a!) : as(matmul(gc, b!, { transB: !transB }), a!);
+    const db = !nb ? null : transB ? as(matmul(gc, a!, { transA: true, transB: transA }), b!) : as(matmul(a!, gc, { transA: !transA }), b!);
     return [da && reduceBatch(da, sa!), db && reduceBatch(db, sb!)];
   },
 });
+
+function castOwned(g: Tensor, to: DType): Tensor {
+  const c = cast(g, to);
+  g.release();
+  return c;
+}
 
 function reduceBatch(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g;

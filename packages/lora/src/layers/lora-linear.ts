@@ -5,7 +5,7 @@
  * adapted model starts equal to the base ('gaussian': A ~ N(0, 1/r)).
  */
 // x: [..., in] -> [..., out]
-import { add, cast, dropout, keep, matmul, scale, tensor, zeros, Rng, type Tensor } from '@q/core';
+import { add, dropout, keep, matmul, scale, tensor, zeros, Rng, type Tensor } from '@q/core';
 import type { LinearLike } from '@q/model';
 import type { InitLoraWeights } from '../config';
 
@@ -64,9 +64,10 @@ export class LoraLinear implements LinearLike {
     const y = this.base.forward(x);
     if (!this.enabled) return y;
     const xd = this.training && this.dropoutP > 0 ? dropout(x, this.dropoutP, this.dropoutSeed) : x;
-    // A and B stay f32 (their gradients and AdamW state too); under fp16 they are cast to the
-    // activations' dtype for the products, as autocast does, and gradients flow back through the cast.
-    const delta = matmul(matmul(xd, cast(this.loraA, x.dtype), { transB: true }), cast(this.loraB, x.dtype), { transB: true });
+    // A and B stay f32 (their gradients and AdamW state too); under fp16 the products read them as
+    // f32 (tensor-core tiles round them to f16, as autocast's cast would, without a cast kernel and
+    // an f16 copy per use); their gradients come back f32.
+    const delta = matmul(matmul(xd, this.loraA, { transB: true }), this.loraB, { transB: true });
     return add(y, scale(delta, this.scaling));
   }
 
