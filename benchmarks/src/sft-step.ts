@@ -4,13 +4,13 @@
  * on q/k/v, batch 2 × 512 tokens, 4 accumulation steps, AdamW, with and without gradient
  * checkpointing. Reports tokens/s and peak GPU memory.
  *   node sft-step.mjs [--layers 24] [--seq 512] [--steps 3] [--precision f32,fp16] [--checkpointing on,off]
- *                     [--attn flash|composed] [--profile] [--json out.json]
+ *                     [--attn flash|composed] [--tc-medium 64] [--tc-large 264] [--profile] [--json out.json]
  * `--precision` lists the precisions to run (default f32): fp16 computes activations in f16 and
  * scales the loss with a GradScaler, as SFTTrainer does with fp16: true. `--attn` picks the
  * attention kernels (default auto: composed at this shape, see attentionSettings).
  */
 import { backward, getDevice, keep, tidy, zeros, scale, attentionSettings } from '@q/core';
-import { addInPlace } from '@q/core/kernel';
+import { addInPlace, tensorCoreThresholds } from '@q/core/kernel';
 import { AutoModelForCausalLM } from '@q/model';
 import { getPeftModel, prepareModelForKbitTraining } from '@q/lora';
 import { AdamW, clipGradNorm, GradScaler } from '@q/optim';
@@ -35,6 +35,9 @@ const weights = fastWeights(cfg);
 const results: Record<string, unknown>[] = [];
 const precisions = arg('precision', 'f32').split(',') as ('f32' | 'fp16')[];
 attentionSettings.impl = arg('attn', 'auto') as 'auto' | 'flash' | 'composed';
+// Tile-choice thresholds (tuning runs): 128x128 output tiles from which the medium / large tensor-core shapes apply.
+tensorCoreThresholds.medium = Number(arg('tc-medium', String(tensorCoreThresholds.medium)));
+tensorCoreThresholds.large = Number(arg('tc-large', String(tensorCoreThresholds.large)));
 
 const ckpts = arg('checkpointing', 'on,off').split(',').map((c) => c === 'on');
 
@@ -102,6 +105,7 @@ for (const checkpointing of ckpts) {
     config: `nf4 base, LoRA r=64 q/k/v, ${checkpointing ? 'gradient checkpointing' : 'no checkpointing'}${precision === 'fp16' ? ', fp16' : ''}`,
     precision,
     attention: attentionSettings.impl,
+    tensorCoreThresholds: { ...tensorCoreThresholds },
     skippedSteps: skipped,
     lossScale: scaler?.getScale(),
     layers,

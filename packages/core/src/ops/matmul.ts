@@ -157,8 +157,11 @@ export function tensorCoreTileFor(info: DeviceInfo, M: number, N: number, nb = 1
   if (!large) return null;
   const { BM, BN } = tileShape(large);
   const tiles = Math.ceil(M / BM) * Math.ceil(N / BN) * nb;
-  return tiles >= 264 ? large : tiles >= 64 ? tensorCoreTile(info, 'medium') : tensorCoreTile(info, 'small');
+  return tiles >= tensorCoreThresholds.large ? large : tiles >= tensorCoreThresholds.medium ? tensorCoreTile(info, 'medium') : tensorCoreTile(info, 'small');
 }
+
+/** From how many 128x128 output tiles {@link tensorCoreTileFor} takes the large and the medium shape. */
+export const tensorCoreThresholds = { large: 264, medium: 64 };
 
 /** Tensor cores for this dtype on this device, as matmulSettings.tensorCores asks. */
 export function useTensorCores(dtype: DType, info: DeviceInfo, M = 4096, N = 4096, nb = 1): TensorCoreTile | null {
