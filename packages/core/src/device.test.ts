@@ -55,3 +55,18 @@ describe('the Dawn instance outlives its devices', () => {
     dev.dispose();
   });
 });
+
+describe("Dawn's shader robustness", () => {
+  // The toggle belongs to the instance: each case starts from a new one.
+  it('is off by default in Node (Q_ROBUSTNESS=on keeps it) and kept when asked for', async () => {
+    releaseNodeInstance();
+    const kept = await openDevice({ robustness: true });
+    expect(kept.info.robustness).toBe(true);
+    kept.destroy();
+    releaseNodeInstance();
+    const dflt = await openDevice();
+    expect(dflt.info.robustness).toBe(process.env.Q_ROBUSTNESS === 'on');
+    dflt.destroy();
+    releaseNodeInstance();
+  });
+});
