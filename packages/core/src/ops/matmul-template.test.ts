@@ -131,6 +131,30 @@ describe('split-K', () => {
     }
   });
 
+  it('batched, transposed A, split 4 ways: [3, 150, 21]ᵀ · [3, 150, 10] (attention dV = Pᵀ·dO)', async () => {
+    const [nb, M, N, K] = [3, 21, 10, 150];
+    const [ha, hb] = [rnd(nb * K * M, 9), rnd(nb * K * N, 10)];
+    matmulSettings.splitK = 4;
+    try {
+      const [a, b] = [tensor(ha, [nb, K, M]), tensor(hb, [nb, K, N])];
+      const c = matmul(a, b, { transA: true });
+      expect(c.shape).toEqual([nb, M, N]);
+      const got = await c.read();
+      let err = 0;
+      for (let z = 0; z < nb; z++)
+        for (let m = 0; m < M; m++)
+          for (let n = 0; n < N; n++) {
+            let s = 0;
+            for (let k = 0; k < K; k++) s += ha[z * K * M + k * M + m]! * hb[z * K * N + k * N + n]!;
+            err = Math.max(err, Math.abs(got[(z * M + m) * N + n]! - s));
+          }
+      expect(err).toBeLessThan(1e-4);
+      [a, b, c].forEach((t) => t.release());
+    } finally {
+      matmulSettings.splitK = 'auto';
+    }
+  });
+
   it('splits only where the output leaves a GPU idle', () => {
     expect(splitsFor(16, 896, 32, false)).toBe(3);
     expect(splitsFor(14, 1024, 32, false)).toBe(4);

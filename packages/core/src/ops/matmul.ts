@@ -241,13 +241,16 @@ function tileSource(dtA: DType, dtB: DType, out: DType, transA: boolean, transB:
       ['strideB', 'u32'],
       ['split', 'u32'],
       ['kPer', 'u32'],
+      ['nb', 'u32'],
     ],
     M: 'u.M',
     N: 'u.N',
-    // Split-K: workgroup layer z sums k in [z·kPer, (z+1)·kPer) into its own output slice.
-    prologue: `let offA = wid.z * u.strideA; let offB = wid.z * u.strideB; let offC = wid.z * u.M * u.N;
-  let kStart = u.split * wid.z * u.kPer;
-  let kEnd = select(u.K, min(u.K, kStart + u.kPer), u.split == 1u);`,
+    // Workgroup layer z = batch entry zb, K split zs (u.split splits, 1 = none): split zs sums k in
+    // [zs·kPer, (zs+1)·kPer) of its batch entry into output slice (zs, zb) of [split, nb, M, N].
+    prologue: `let zb = wid.z / u.split; let zs = wid.z % u.split;
+  let offA = zb * u.strideA; let offB = zb * u.strideB; let offC = (zs * u.nb + zb) * u.M * u.N;
+  let kStart = zs * u.kPer;
+  let kEnd = select(u.K, min(u.K, kStart + u.kPer), u.split > 1u);`,
     kStart: 'kStart',
     kEnd: 'kEnd',
     a,
@@ -291,27 +294,23 @@ export function matmulMixed(a: Tensor, b: Tensor, attrs: MatmulAttrs): Tensor {
     return k;
   };
   const tiles = Math.ceil(d.N / BN) * Math.ceil(d.M / BM);
-  const splits = nb === 1 ? splitsFor(tiles, d.K, BK, isCpuAdapter(a.dev.info)) : 1;
+  const strideA = d.batchA === 1 ? 0 : d.M * d.K;
+  const strideB = d.batchB === 1 ? 0 : d.K * d.N;
+  // Batched products count all their tiles (attention's dK = dSᵀ·Q: 4 batch entries of 512 x 64
+  // outputs over K = 3584 would otherwise run 32 workgroups).
+  const splits = splitsFor(tiles * nb, d.K, BK, isCpuAdapter(a.dev.info));
   if (splits > 1) {
-    // Layer z sums k in [z·kPer, (z+1)·kPer) into its own f32 slice; the slices are summed (and
-    // rounded to the output dtype) after.
+    // Split zs sums its K range into its own f32 slice; the slices are summed (and rounded to the
+    // output dtype) after.
     const kPer = Math.ceil(d.K / splits / BK) * BK;
     const layers = Math.ceil(d.K / kPer);
-    const parts = empty([layers, d.M, d.N], 'f32', a.dev);
-    launch(kernel('f32'), [a, b, parts], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), layers], [d.M, d.N, d.K, 0, 0, 1, kPer]);
+    const parts = empty([layers, nb, d.M, d.N], 'f32', a.dev);
+    launch(kernel('f32'), [a, b, parts], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), nb * layers], [d.M, d.N, d.K, strideA, strideB, layers, kPer, nb]);
     sumSlices(parts, c);
     parts.release();
     return c;
   }
-  launch(kernel(a.dtype), [a, b, c], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), nb], [
-    d.M,
-    d.N,
-    d.K,
-    d.batchA === 1 ? 0 : d.M * d.K,
-    d.batchB === 1 ? 0 : d.K * d.N,
-    0,
-    0,
-  ]);
+  launch(kernel(a.dtype), [a, b, c], [Math.ceil(d.N / BN), Math.ceil(d.M / BM), nb], [d.M, d.N, d.K, strideA, strideB, 1, 0, nb]);
   return c;
 }
 
