@@ -1,4 +1,4 @@
 export * from './tokenize-rows';
 export * from './collate';
 export { packBfd } from './pack-bfd';
-export * from './prepare-examples';
+export { prepareExamples, type PrepareExamplesOptions } from './prepare-examples';

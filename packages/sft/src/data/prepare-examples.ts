@@ -9,14 +9,14 @@ import { packExamples } from './collate';
 import { packBfd } from './pack-bfd';
 import { tokenizeRows, type Example, type TokenizeOptions, type TokenizeReport } from './tokenize-rows';
 
-export interface PrepareOptions extends TokenizeOptions {
+export interface PrepareExamplesOptions extends TokenizeOptions {
   /** Pack examples into blocks of maxLength (needs maxLength). Default false. */
   packing?: boolean;
   /** 'bfd' (trl's default) or 'wrapped'. Default 'bfd'. */
   packingStrategy?: 'bfd' | 'wrapped';
 }
 
-export function prepareExamples(rows: Iterable<Record<string, unknown>>, tok: AutoTokenizer, o: PrepareOptions): { examples: Example[]; report: TokenizeReport } {
+export function prepareExamples(rows: Iterable<Record<string, unknown>>, tok: AutoTokenizer, o: PrepareExamplesOptions): { examples: Example[]; report: TokenizeReport } {
   const maxLength = o.maxLength;
   if (!o.packing || maxLength === null) return tokenizeRows(rows, tok, o);
   const { examples, report } = tokenizeRows(rows, tok, { ...o, maxLength: null }, { keepUnlabelled: true });
