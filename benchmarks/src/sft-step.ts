@@ -22,7 +22,9 @@ const arg = (k: string, d: string) => {
   return i >= 0 ? process.argv[i + 1]! : d;
 };
 
-const dev = await getDevice();
+// --toggles a,b: extra Dawn toggles (tuning runs), added to @q's own.
+const extra = arg('toggles', '');
+const dev = await getDevice(extra ? { dawnFlags: [`enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia,disable_robustness,${extra}`] } : {});
 const cpu = isCpuAdapter(dev);
 const layers = Number(arg('layers', cpu ? '2' : '24'));
 const T = Number(arg('seq', cpu ? '64' : '512'));
@@ -85,10 +87,13 @@ for (const checkpointing of ckpts) {
   await step(); // warm-up: pipelines compile here
   const liveAtRest = dev.memory().liveBytes;
   dev.pool.resetPeak();
+  const g0 = { ...dev.groupStats };
   const t1 = performance.now();
   let last = 0;
   for (let s = 0; s < steps; s++) last = await step();
   const sec = (performance.now() - t1) / 1000;
+  // Bind groups created vs reused per step (host cost: a created one costs a native call).
+  const bindGroups = { created: (dev.groupStats.misses - g0.misses) / steps, reused: (dev.groupStats.hits - g0.hits) / steps };
   let kernels: { name: string; calls: number; ms: number }[] = [];
   let profiled: { kernelMs: number; dispatches: number; stepMs: number } | undefined;
   if (process.argv.includes('--profile') && dev.startProfiling()) {
@@ -121,6 +126,7 @@ for (const checkpointing of ckpts) {
     loadSeconds: loadS,
     loss: last,
     profiled,
+    bindGroups,
     topKernels: kernels,
   };
   console.log(JSON.stringify(r));

@@ -29,7 +29,14 @@ export function sizeClass(bytes: number): number {
 }
 
 export class BufferPool {
+  // Free lists are kept sorted by buffer id, highest first, and acquire takes the lowest: which
+  // buffer a tensor gets then depends only on which buffers are free, not on the order they were
+  // released in. A training step allocates the same sizes with the same buffers free every step,
+  // so it gets the same buffers every step and the runtime's bind groups (cached by buffer) are
+  // reused instead of created again (LIFO order shuffled them: a quarter were new each step).
   private free = new Map<number, GPUBuffer[]>();
+  private ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
   private stats: MemoryStats = { liveBytes: 0, peakBytes: 0, pooledBytes: 0, liveBuffers: 0 };
 
   constructor(private device: GPUDevice) {}
@@ -39,7 +46,10 @@ export class BufferPool {
     const list = this.free.get(size);
     let buf = list?.pop();
     if (buf) this.stats.pooledBytes -= size;
-    else buf = this.device.createBuffer({ size, usage: USAGE });
+    else {
+      buf = this.device.createBuffer({ size, usage: USAGE });
+      this.ids.set(buf, this.nextId++);
+    }
     this.stats.liveBytes += size;
     this.stats.liveBuffers++;
     if (this.stats.liveBytes > this.stats.peakBytes) this.stats.peakBytes = this.stats.liveBytes;
@@ -52,7 +62,16 @@ export class BufferPool {
     this.stats.liveBuffers--;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buf);
+    // Insert keeping ids in descending order (binary search; the lists are short).
+    const id = this.ids.get(buf) ?? 0;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.ids.get(list[mid]!) ?? 0) > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
     this.stats.pooledBytes += size;
   }
 

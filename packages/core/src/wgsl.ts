@@ -76,11 +76,39 @@ export function packUniforms(decl: KernelDecl['uniforms'], values: number[]): Ar
 }
 
 const sources = new WeakMap<KernelDecl, string>();
+// Declarations written inline (a new object each call) are found by their parts: building their
+// source again and hashing it for the pipeline cache on every dispatch cost the host more than
+// the GPU work of many small kernels. Strings compare by content, which is cheap next to hashing.
+interface Known {
+  head: string;
+  body: string;
+  header: string | undefined;
+  directives: string | undefined;
+  src: string;
+}
+const byHead = new Map<string, Known[]>();
+
+function sourceOf(k: KernelDecl): string {
+  let src = sources.get(k);
+  if (src) return src;
+  const wg = typeof k.wg === 'number' || k.wg === undefined ? `${k.wg ?? 256}` : k.wg.join(',');
+  const head = `${k.name}|${wg}|${k.bindings.map((b) => `${b.name}:${b.dtype}:${b.access ?? ''}:${b.atomic ? 1 : 0}${b.vec4 ? 1 : 0}`).join(',')}|${(k.uniforms ?? []).map((u) => u.join(':')).join(',')}|${(k.builtins ?? []).join(',')}`;
+  let list = byHead.get(head);
+  if (!list) byHead.set(head, (list = []));
+  const hit = list.find((e) => e.body === k.body && e.header === k.header && e.directives === k.directives);
+  src = hit ? hit.src : kernelSource(k);
+  if (!hit) {
+    // A kernel whose body embeds changing sizes would grow the list without bound: keep the last few.
+    if (list.length >= 64) list.shift();
+    list.push({ head, body: k.body, header: k.header, directives: k.directives, src });
+  }
+  sources.set(k, src);
+  return src;
+}
 
 /** Dispatches a declared kernel over tensors bound in declaration order. */
 export function launch(k: KernelDecl, tensors: Tensor[], workgroups: [number, number?, number?], uniforms: number[] = []): void {
-  let src = sources.get(k);
-  if (!src) sources.set(k, (src = kernelSource(k)));
+  const src = sourceOf(k);
   const dev = tensors[0]?.dev ?? device();
   dev.dispatch({
     name: k.name,
