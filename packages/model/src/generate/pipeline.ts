@@ -58,9 +58,10 @@ export interface TextGenerationCallOptions extends Omit<GenerateOptions, 'attent
   /** Prompts decoded at once. Default 1 (transformers'). */
   batchSize?: number;
   /**
-   * With a list of inputs and batchSize > 1: a finished prompt's row takes the next prompt at once
-   * (continuous batching; one sequence per prompt, no beams, no streamer). false: batches of
-   * batchSize left-padded prompts, each run to its end. Default true.
+   * With a list of inputs and batchSize > 1, greedy: a finished prompt's row takes the next prompt
+   * at once (continuous batching; one sequence per prompt, no beams, no streamer). Otherwise, or
+   * with false: batches of batchSize left-padded prompts, each run to its end (sampling stays
+   * there, where the fused decoder samples on the GPU). Default true.
    */
   continuousBatching?: boolean;
 }
@@ -120,7 +121,7 @@ export function pipeline(task: 'text-generation', options: TextGenerationPipelin
       return { generated_text: returnFullText ? p.full(newText) : newText };
     };
     const continuous =
-      continuousBatching && batchSize > 1 && prompts.length > 1 && (genOpts.numBeams ?? 1) === 1 && (genOpts.numReturnSequences ?? 1) === 1 &&
+      continuousBatching && batchSize > 1 && prompts.length > 1 && !genOpts.doSample && (genOpts.numBeams ?? 1) === 1 && (genOpts.numReturnSequences ?? 1) === 1 &&
       !genOpts.streamer && (genOpts.useCache ?? model.useCache);
     if (continuous) {
       const res = await generateContinuous(model, prompts.map((p) => p.ids), batchSize, genOpts);
