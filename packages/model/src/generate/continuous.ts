@@ -19,6 +19,7 @@ import { FusedDecoder, fusedUnsupported, isSoftwareAdapter } from '../decode/fus
 import type { FinishReason, GenerateOptions } from './generate';
 import { resolveGenerationConfig, type ResolvedGenerationConfig } from './generation-config';
 import { processLogits } from './logits-processors';
+import { inferAttentionMask } from './prompts';
 import { argmax, sample } from './sampling';
 import { completesStopString } from './stop-strings';
 
@@ -52,7 +53,7 @@ const DEPTH = 4;
  * ```
  */
 export async function generateContinuous(model: CausalLM, prompts: number[][], slots: number, opts: GenerateOptions = {}): Promise<ContinuousOutput> {
-  const { attentionMask: _m, tokenizer, streamer, decoder: _d, decodeWeightDtype, decodeSubgroups, onDecoder, ...config } = opts;
+  const { attentionMask, tokenizer, streamer, decoder: _d, decodeWeightDtype, decodeSubgroups, onDecoder, ...config } = opts;
   const c = resolveGenerationConfig({ ...definedOnly(model.generationConfig ?? {}), ...definedOnly(config) }, 'generate');
   if (!Number.isInteger(slots) || slots < 1) throw new ConfigError('batchSize', 'an integer >= 1', slots, 'generateContinuous');
   if (c.numBeams > 1 || c.numReturnSequences > 1) throw new ConfigError('numBeams', '1 with one sequence per prompt (continuous batching)', c.numBeams, 'generateContinuous');
@@ -62,14 +63,17 @@ export async function generateContinuous(model: CausalLM, prompts: number[][], s
   for (const id of [...c.eosTokenIds, ...(c.padTokenId === null ? [] : [c.padTokenId])]) {
     if (id >= V) throw new ValueError(`generate: token id ${id} (eos/pad) is outside the model's vocabulary [0, ${V})`);
   }
-  const seqs: Seq[] = prompts.map((ids, index) => {
-    if (ids.length === 0) throw new ValueError(`generateContinuous: prompt ${index} is empty`);
+  // As generate(): a prompt's masked tokens (given, or the pad id, transformers' rule) are dropped.
+  const mask = attentionMask ?? inferAttentionMask(prompts, c.padTokenId, c.eosTokenIds);
+  const seqs: Seq[] = prompts.map((all, index) => {
+    const ids = Array.from(all).filter((_, t) => !mask || mask[index]![t] !== 0);
+    if (ids.length === 0) throw new ValueError(`generateContinuous: prompt ${index} has no tokens`);
     const n = c.maxNewTokens ?? c.maxLength - ids.length;
     if (n < 1) throw new ConfigError('maxLength', `more than prompt ${index}'s ${ids.length} tokens (or set maxNewTokens)`, c.maxLength, 'generate');
     if (ids.length + n > model.rotary.maxPositions) {
       throw new ConfigError('maxNewTokens', `at most ${model.rotary.maxPositions - ids.length} (the model takes ${model.rotary.maxPositions} positions, prompt ${index} uses ${ids.length})`, n, 'generate');
     }
-    return { index, ids: [...ids], n, newTokens: [], seen: new Set(ids), reason: null };
+    return { index, ids, n, newTokens: [], seen: new Set(ids), reason: null };
   });
   const S = Math.min(slots, seqs.length);
   const mode = opts.decoder ?? 'auto';
