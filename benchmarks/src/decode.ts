@@ -4,13 +4,14 @@
  *   the merged model in float16: greedy and sampling batch 1, greedy batch 32 and 64, fused
  *   greedy batch 1, NF4 base + unmerged r=64 LoRA on q/k/v (the model right after QLoRA training)
  *   prefill of 512 tokens (f32 and f16 models)
+ *   continuous batching: 96 prompts of 16-64 tokens with their own budgets through 32 slots (f16, fused)
  * Per case: new tokens/s (wall), wall ms per token, GPU ms per token (timestamp queries around each
  * step's command buffer; for the eager path, the sum of its kernels' times) and dispatches per
  * token. Anchor: transformers' generate on the same card (../shared/reference/hf_peft_baseline.py).
  *   node decode.mjs [--layers 24] [--new 128] [--json out.json]
  */
 import { getDevice, keep, type QDevice } from '@q/core';
-import { AutoModelForCausalLM, type CausalLM, type FusedDecoder, type GenerateOptions } from '@q/model';
+import { AutoModelForCausalLM, generateContinuous, type CausalLM, type FusedDecoder, type GenerateOptions } from '@q/model';
 import { getPeftModel } from '@q/lora';
 import { qwen05Config, fastWeights } from './qwen-shape';
 import { writeJson, adapterSlug, isCpuAdapter } from './harness';
@@ -78,6 +79,33 @@ async function measure(name: string, model: CausalLM, batch: number, o: Generate
   save(); // after every case, so a run cut short still leaves its figures
 }
 
+/**
+ * Continuous batching: `count` prompts of 16-64 tokens, each with its own budget (maxLength), through
+ * `slots` rows; new tokens/s over the whole run, GPU ms and dispatches per decode step.
+ */
+async function measureContinuous(name: string, model: CausalLM, slots: number, count: number): Promise<void> {
+  const prompts = Array.from({ length: count }, (_, i) => promptOf(i).concat(promptOf(i + count)).slice(0, 16 + ((i * 37) % 49)));
+  const opts: GenerateOptions = { maxLength: 64 + newTokens, eosTokenId: null, padTokenId: 0, doSample: false, decoder: 'fused' };
+  await generateContinuous(model, prompts.slice(0, slots + 2), slots, { ...opts, maxLength: 72 });
+  await dev.sync();
+  let fused: { gpu: number | null; dispatches: number } | null = null;
+  const t0 = performance.now();
+  const out = await generateContinuous(model, prompts, slots, {
+    ...opts,
+    onDecoder: async (d: FusedDecoder) => void (fused = { gpu: await d.gpuMs(), dispatches: d.dispatchesPerStep + 1 }),
+  });
+  const sec = (performance.now() - t0) / 1000;
+  const total = out.newTokens.reduce((a, t) => a + t.length, 0);
+  const f = fused as { gpu: number | null; dispatches: number } | null;
+  const c: Case = {
+    name, batch: slots, newTokens: total, tokensPerSecond: total / sec, wallMsPerToken: (sec * 1000 * slots) / total,
+    gpuMsPerToken: f?.gpu ?? null, dispatchesPerToken: f?.dispatches ?? null, decoder: 'fused, continuous',
+  };
+  cases.push(c);
+  console.log(JSON.stringify(c));
+  save();
+}
+
 function save(): void {
   const result = { layers, loadSeconds, prefillTokensPerSecond, prefillF16TokensPerSecond, prefillProfile, prefillF16Profile, cases };
   writeJson(arg('json', `results/decode-${adapterSlug(dev as QDevice)}.json`), { device: dev.info, result });
@@ -137,6 +165,7 @@ await run('f16 model', async () => {
     await run('sampling b1 f16', () => measure('sampling b1 f16 merged model (T 0.7, top-k 20, top-p 0.8), fused', m16, 1, { decoder: 'fused', doSample: true, temperature: 0.7, topK: 20, topP: 0.8, seed: 1 }));
     await run('greedy b32 f16', () => measure('greedy b32 f16 merged model, fused', m16, 32, { decoder: 'fused' }));
     await run('greedy b64 f16', () => measure('greedy b64 f16 merged model, fused', m16, 64, { decoder: 'fused' }));
+    await run('continuous b32 f16', () => measureContinuous('continuous batching, 96 prompts (16-64 tokens, own budgets) in 32 slots, f16 merged model, fused', m16, 32, 96));
   } finally {
     m16.release();
   }

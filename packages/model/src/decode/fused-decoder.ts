@@ -113,6 +113,7 @@ export class FusedDecoder {
   private readonly steps: Step[] = [];
   private readonly tok: Tensor;
   private readonly seen: Tensor;
+  private readonly padT: Tensor;
   private readonly uniform: GPUBuffer;
   private readonly params = new ArrayBuffer(UNIFORM_BYTES);
   private readonly staging: GPUBuffer[] = [];
@@ -158,7 +159,7 @@ export class FusedDecoder {
     const apart = own(empty([B * s.Hq * ATTN_MAX_SPLITS * (s.Dh + 2)], 'f32', dev));
     this.tok = own(empty([B], 'i32', dev));
     this.seen = own(tensor(new Int32Array(B * this.seenWords), [B * this.seenWords], { dtype: 'i32', dev }));
-    const padT = own(tensor(Int32Array.from(pads), [B], { dtype: 'i32', dev }));
+    const padT = (this.padT = own(tensor(Int32Array.from(pads), [B], { dtype: 'i32', dev })));
     this.uniform = dev.gpu.createBuffer({ size: UNIFORM_BYTES, usage: UNIFORM | COPY_DST });
     const eos = o.eosTokenIds ?? [];
     const u = new DataView(this.params);
@@ -320,6 +321,22 @@ export class FusedDecoder {
     });
     this.dev.write(this.seen.buffer, 0, bits);
     this.dev.write(this.tok.buffer, 0, Int32Array.from(tokens));
+  }
+
+  /** Continuous batching: the first attended cache column of every row (after a re-layout of the cache). */
+  setPads(pads: number[]): void {
+    this.dev.write(this.padT.buffer, 0, Int32Array.from(pads));
+  }
+
+  /**
+   * Continuous batching: row b starts a new sequence, whose prompt is in the cache and whose
+   * current token is `token`; `seenIds` are the ids its repetition penalty counts.
+   */
+  setRow(b: number, token: number, seenIds: Iterable<number>): void {
+    const bits = new Uint32Array(this.seenWords);
+    for (const id of seenIds) bits[id >>> 5]! |= 1 << (id & 31);
+    this.dev.write(this.seen.buffer, b * this.seenWords * 4, bits);
+    this.dev.write(this.tok.buffer, b * 4, Int32Array.of(token));
   }
 
   /**

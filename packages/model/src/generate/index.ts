@@ -11,6 +11,7 @@ export {
   type FinishReason, type GenerateOptions, type GenerateOutput, type StreamEvent, type Streamer,
 } from './generate';
 export { generateStream } from './stream';
+export { generateContinuous, type ContinuousOutput } from './continuous';
 export {
   pipeline, TEXT_GENERATION_DEFAULTS,
   type ChatTemplateFn, type PipelineChatMessage, type PipelineTokenizer, type TextGenerationCallOptions,

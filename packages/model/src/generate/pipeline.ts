@@ -5,6 +5,7 @@
 import { ConfigError } from '@q/core';
 import type { CausalLM } from '../modules/causal-lm';
 import type { GenerationConfig } from './generation-config';
+import { generateContinuous } from './continuous';
 import { generateWithDetails, type GenerateOptions } from './generate';
 
 /** A chat message as transformers and the OpenAI format spell it. */
@@ -54,8 +55,15 @@ export interface TextGenerationCallOptions extends Omit<GenerateOptions, 'attent
   addSpecialTokens?: boolean;
   /** Continue the last (assistant) message instead of starting a new turn. Default: true when the last message is the assistant's. */
   continueFinalMessage?: boolean;
-  /** Prompts per generate() call; rows of a batch are left-padded together. Default 1 (transformers'). */
+  /** Prompts decoded at once. Default 1 (transformers'). */
   batchSize?: number;
+  /**
+   * With a list of inputs and batchSize > 1, greedy: a finished prompt's row takes the next prompt
+   * at once (continuous batching; one sequence per prompt, no beams, no streamer). Otherwise, or
+   * with false: batches of batchSize left-padded prompts, each run to its end (sampling stays
+   * there, where the fused decoder samples on the GPU). Default true.
+   */
+  continuousBatching?: boolean;
 }
 
 export type TextGenerationInput = string | PipelineChatMessage[];
@@ -92,7 +100,7 @@ export function pipeline(task: 'text-generation', options: TextGenerationPipelin
   if (!model || !tokenizer) throw new ConfigError(model ? 'tokenizer' : 'model', 'an object', model ? tokenizer : model, 'pipeline');
 
   const run = async (input: TextGenerationInput | TextGenerationInput[], call: TextGenerationCallOptions = {}) => {
-    const { returnFullText = true, addSpecialTokens, continueFinalMessage, batchSize = 1, ...gen } = call;
+    const { returnFullText = true, addSpecialTokens, continueFinalMessage, batchSize = 1, continuousBatching = true, ...gen } = call;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', 'an integer >= 1', batchSize, 'pipeline');
     const single = typeof input === 'string' || isChat(input);
     const inputs = (single ? [input] : input) as TextGenerationInput[];
@@ -106,21 +114,26 @@ export function pipeline(task: 'text-generation', options: TextGenerationPipelin
       tokenizer,
     };
     const out: TextGenerationOutput[][] = [];
+    /** As transformers: decode prompt + new tokens without special tokens and cut the decoded prompt off. */
+    const result = (p: Prompt, t: number[]): TextGenerationOutput => {
+      const promptText = tokenizer.decode(p.ids, { skipSpecialTokens: true });
+      const newText = tokenizer.decode([...p.ids, ...t], { skipSpecialTokens: true }).slice(promptText.length);
+      return { generated_text: returnFullText ? p.full(newText) : newText };
+    };
+    const continuous =
+      continuousBatching && batchSize > 1 && prompts.length > 1 && !genOpts.doSample && (genOpts.numBeams ?? 1) === 1 && (genOpts.numReturnSequences ?? 1) === 1 &&
+      !genOpts.streamer && (genOpts.useCache ?? model.useCache);
+    if (continuous) {
+      const res = await generateContinuous(model, prompts.map((p) => p.ids), batchSize, genOpts);
+      prompts.forEach((p, i) => out.push([result(p, res.newTokens[i]!)]));
+      return single ? out[0]! : out;
+    }
     for (let i = 0; i < prompts.length; i += batchSize) {
       const batch = prompts.slice(i, i + batchSize);
       const res = await generateWithDetails(model, batch.map((p) => p.ids), genOpts);
       // numReturnSequences (sampling or beams) gives each prompt that many consecutive rows.
       const per = res.newTokens.length / batch.length;
-      batch.forEach((p, b) => {
-        // As transformers: decode prompt + new tokens without special tokens and cut the decoded prompt off.
-        const promptText = tokenizer.decode(p.ids, { skipSpecialTokens: true });
-        out.push(
-          res.newTokens.slice(b * per, (b + 1) * per).map((t) => {
-            const newText = tokenizer.decode([...p.ids, ...t], { skipSpecialTokens: true }).slice(promptText.length);
-            return { generated_text: returnFullText ? p.full(newText) : newText };
-          }),
-        );
-      });
+      batch.forEach((p, b) => out.push(res.newTokens.slice(b * per, (b + 1) * per).map((t) => result(p, t))));
     }
     return single ? out[0]! : out;
   };

@@ -35,6 +35,14 @@ export interface PreparedBatch {
 // Masks of earlier decode steps, kept per cache so positions continue from the prompt.
 const history = new WeakMap<object, number[][]>();
 
+/**
+ * Sets the attention mask of the columns a cache holds ([B][cache.length], 1 = attended), as
+ * continuous batching re-lays out its rows; later forwards extend it and take positions from it.
+ */
+export function setCacheMask(cache: object, mask: number[][]): void {
+  history.set(cache, mask.map((r) => [...r]));
+}
+
 export function prepareBatch(o: BatchInput & { cache?: object }, vocab: number, past: number, capacity?: number): PreparedBatch {
   const rows = o.inputIds;
   const B = rows.length;

@@ -103,6 +103,11 @@ export class CausalLM {
       const ids = tensor(batch.ids, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
       const positions = tensor(batch.positions, [batch.B, batch.T], { dtype: 'i32', dev: this.dev });
       const mask = batch.mask ? tensor(batch.mask, [batch.B, batch.maskLen], { dtype: 'i32', dev: this.dev }) : undefined;
+      // A prefill into an empty cache attends over its own columns only (see DecoderLayer).
+      const prefillMask =
+        batch.mask && o.cache && past === 0 && batch.T > 1
+          ? tensor(Int32Array.from({ length: batch.B * batch.T }, (_, i) => batch.mask![Math.floor(i / batch.T) * batch.maskLen + (i % batch.T)]!), [batch.B, batch.T], { dtype: 'i32', dev: this.dev })
+          : undefined;
       const segments = batch.segments ? tensor(batch.segments, [batch.B, batch.T], { dtype: 'i32', dev: this.dev }) : undefined;
       let h = embedding(this.embedTokens, ids);
       const compute = o.cache ? undefined : this.computeDtype;
@@ -111,7 +116,7 @@ export class CausalLM {
         // Positions, mask and segments go through checkpoint() as inputs so the tape keeps them for the re-run.
         const extra = [mask, segments].filter((t): t is Tensor => !!t);
         const run = (x: Tensor, pos: Tensor, ...rest: Tensor[]) =>
-          layer.forward(x, this.rotary, { positions: pos, mask: mask && rest[0], segments: segments && rest[mask ? 1 : 0], cache, compute });
+          layer.forward(x, this.rotary, { positions: pos, mask: mask && rest[0], prefillMask, segments: segments && rest[mask ? 1 : 0], cache, compute });
         const args = [h, positions, ...extra];
         h = this.gradientCheckpointing && !o.cache ? checkpoint(run as (...xs: Tensor[]) => Tensor, ...args) : run(h, positions, ...extra);
       });

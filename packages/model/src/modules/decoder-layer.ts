@@ -4,7 +4,7 @@
  * h = h + down_proj(silu(gate_proj(ln2 h)) · up_proj(ln2 h))
  */
 // h: [B, T, D]; q: [B, T, Hq, Dh]; k/v: [B, T, Hkv, Dh]
-import { add, attention, cast, rmsNorm, swiglu, type RotaryTables, type Tensor } from '@q/core';
+import { add, attention, cast, isGradEnabled, rmsNorm, swiglu, type RotaryTables, type Tensor } from '@q/core';
 import type { LinearLike } from './linear';
 import type { ModelConfig } from '../config';
 import type { LayerCache } from './kv-cache';
@@ -17,6 +17,8 @@ export interface LayerInputs {
   positions: Tensor;
   /** [B, S] i32, 1 where a key may be attended; absent when nothing is padded. */
   mask?: Tensor;
+  /** [B, T] i32: the prompt's own columns of `mask`, for a prefill into an empty cache. */
+  prefillMask?: Tensor;
   cache?: LayerCache;
   /** [B, T] i32 sample index of each token (padding-free packing): attention stays within a sample. */
   segments?: Tensor;
@@ -47,11 +49,20 @@ export class DecoderLayer {
     let v = this.proj.v_proj.forward(x).reshape([B, T, Hkv, Dh]);
     q = rot.apply(q, io.positions);
     k = rot.apply(k, io.positions);
-    let kvLen = T;
-    if (io.cache) {
-      ({ k, v, kvLen } = io.cache.append(k, v));
+    // Without gradients (generation, evaluation) flash attention runs: one dispatch instead of the
+    // permutes, two matmuls and a masked softmax, and no [B, Hq, T, S] scores in memory. A prefill
+    // into an empty cache attends over its own k/v and writes them to the cache beside.
+    const inference = !isGradEnabled();
+    let a: Tensor;
+    if (io.cache && io.cache.length === 0 && inference && T > 1 && (!io.mask || io.prefillMask)) {
+      io.cache.append(k, v);
+      a = attention(q, k, v, { mask: io.prefillMask, causal: true, impl: 'flash' });
+    } else {
+      let kvLen = T;
+      if (io.cache) ({ k, v, kvLen } = io.cache.append(k, v));
+      a = attention(q, k, v, { mask: io.mask, causal: true, kvLen, segments: io.segments, impl: inference ? 'flash' : undefined });
     }
-    const a = attention(q, k, v, { mask: io.mask, causal: true, kvLen, segments: io.segments }).reshape([B, T, Hq * Dh]);
+    a = a.reshape([B, T, Hq * Dh]);
     h = add(h, toH(this.proj.o_proj.forward(a)));
     const y = rmsNorm(h, this.postAttentionLayernorm, eps, cd);
     const m = swiglu(this.proj.gate_proj.forward(y), this.proj.up_proj.forward(y));

@@ -60,6 +60,40 @@ export class LayerCache {
     }
   }
 
+  /**
+   * Continuous batching's re-layout: row b's cached columns [from, from + len) move to
+   * [to, to + len) (rows not listed keep theirs), and the cache length becomes `length`.
+   */
+  relayout(moves: { row: number; from: number; to: number; len: number }[], length: number): void {
+    if (length > this.capacity) throw new ShapeError(`KV cache relayout: length ${length} > capacity ${this.capacity}`);
+    const dev = this.k.dev;
+    const row = this.heads * this.headDim * (this.k.dtype === 'f16' ? 2 : 4);
+    const stride = this.capacity * row;
+    const moved = moves.filter((m) => m.len > 0 && m.from !== m.to);
+    if (moved.length > 0) {
+      for (const t of [this.k, this.v]) {
+        // WebGPU copies need distinct buffers: go through a copy of the rows that move.
+        const old = empty([moved.length * this.capacity * this.heads * this.headDim], t.dtype, dev);
+        try {
+          moved.forEach((m, i) => dev.copy(t.buffer, m.row * stride + m.from * row, old.buffer, i * stride, m.len * row));
+          moved.forEach((m, i) => dev.copy(old.buffer, i * stride, t.buffer, m.row * stride + m.to * row, m.len * row));
+        } finally {
+          old.release();
+        }
+      }
+    }
+    this.length = length;
+  }
+
+  /** Copies `src`'s row 0 (its `src.length` columns) into row `b` from column `at` (a prompt prefilled alone). */
+  writeRow(b: number, at: number, src: LayerCache): void {
+    if (at + src.length > this.capacity) throw new ShapeError(`KV cache writeRow: ${at} + ${src.length} positions > capacity ${this.capacity}`);
+    const row = this.heads * this.headDim * (this.k.dtype === 'f16' ? 2 : 4);
+    const dst = (b * this.capacity + at) * row;
+    this.k.dev.copy(src.k.buffer, 0, this.k.buffer, dst, src.length * row);
+    this.k.dev.copy(src.v.buffer, 0, this.v.buffer, dst, src.length * row);
+  }
+
   release(): void {
     this.k.release();
     this.v.release();
@@ -80,6 +114,14 @@ export class KVCache {
   /** Row b takes the content of row src[b], in every layer (beam search). */
   reorder(src: number[]): void {
     for (const l of this.layers) l.reorder(src);
+  }
+  /** {@link LayerCache.relayout} in every layer. */
+  relayout(moves: { row: number; from: number; to: number; len: number }[], length: number): void {
+    for (const l of this.layers) l.relayout(moves, length);
+  }
+  /** {@link LayerCache.writeRow} in every layer: `src`'s one row lands in row b from column `at`. */
+  writeRow(b: number, at: number, src: KVCache): void {
+    this.layers.forEach((l, i) => l.writeRow(b, at, src.layers[i]!));
   }
   release(): void {
     for (const l of this.layers) l.release();

@@ -3,7 +3,8 @@
  * Anything with this interface can sit in a projection slot: a dense layer, an NF4 layer, or a
  * LoRA wrapper around either.
  */
-import { add, cast, matmul, type Tensor } from '@q/core';
+import { add, cast, isGradEnabled, matmul, type Tensor } from '@q/core';
+import { matmulMixed } from '@q/core/kernel';
 
 export interface LinearLike {
   readonly inFeatures: number;
@@ -27,6 +28,13 @@ export class Linear implements LinearLike {
   }
   /** Computes in x's dtype: an f32 weight meets f16 activations cast to f16, as under autocast. */
   forward(x: Tensor): Tensor {
+    // Without gradients an f16 weight is read as it is by an f32 activation (no cast of the whole
+    // weight per call): the product takes the f16 tile, tensor cores where the device has them.
+    if (this.weight.dtype === 'f16' && x.dtype === 'f32' && !isGradEnabled()) {
+      const K = this.inFeatures;
+      const y = matmulMixed(x.reshape([-1, K]), this.weight, { transA: false, transB: true }).reshape([...x.shape.slice(0, -1), this.outFeatures]);
+      return this.bias ? add(y, cast(this.bias, x.dtype)) : y;
+    }
     const y = matmul(x, cast(this.weight, x.dtype), { transB: true });
     return this.bias ? add(y, cast(this.bias, x.dtype)) : y;
   }
