@@ -2,7 +2,9 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    // The package, and @q/qlora/demo (the demo's settings and scoring, free of Node imports, for
+    // web pages); shared code lands in chunks.
+    entry: ['src/index.ts', 'src/demo/index.ts'],
     format: ['esm'],
     dts: true,
     sourcemap: true,

@@ -1,5 +1,6 @@
 /**
- * Bundles src/main.ts for the browser into dist/main.js, and serves the example's folder.
+ * Bundles src/main.ts for the browser into dist/main.js, copies @q's built-in model folder and the
+ * demo's dataset into dist/builtin/ (browser-qlora's `builtin()`), and serves the example's folder.
  *   node scripts/build.mjs            build
  *   node scripts/build.mjs --serve    build, then serve on http://127.0.0.1:8080 (--port N)
  * Every @q package resolves to its TypeScript sources (packages/<name>/src/index.ts), so the page
@@ -10,6 +11,7 @@ import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { builtin as copyBuiltin } from '../../browser-qlora/scripts/build.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PACKAGES = fileURLToPath(new URL('../../../packages/', import.meta.url));
@@ -40,16 +42,19 @@ export async function bundle({ write = true } = {}) {
     sourcemap: write,
     write,
     plugins: [qSources],
-    // NOTE: @q/model's save-model.ts and @q/lora's adapter-files.ts import node:fs/node:path with a
-    // literal specifier inside the save functions; the page never calls them, so they stay
-    // runtime imports that would only fail if called.
+    // @q's Node-only modules are imported only when called without useFileSystem(); the page never does.
     external: ['node:*'],
     logLevel: write ? 'info' : 'silent',
   });
   return write ? null : out.outputFiles.find((f) => f.path.endsWith('.js')).text;
 }
 
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.map': 'application/json', '.css': 'text/css' };
+/** The built-in model folder and the demo's dataset, in dist/builtin/ with a manifest.json. */
+export function builtin() {
+  return copyBuiltin(join(ROOT, 'dist', 'builtin'));
+}
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.map': 'application/json', '.css': 'text/css', '.json': 'application/json' };
 
 /**
  * Serves `files` (URL path → text) first, then the example's folder, from 127.0.0.1: a secure
@@ -60,7 +65,7 @@ export async function serve({ port = 0, files = {} } = {}) {
     const url = new URL(req.url ?? '/', 'http://x').pathname;
     const rel = url === '/' ? '/index.html' : url;
     try {
-      const path = normalize(join(ROOT, rel));
+      const path = normalize(join(ROOT, decodeURIComponent(rel)));
       if (!path.startsWith(ROOT)) throw new Error('outside the example');
       const body = files[rel] ?? (await readFile(path));
       res.writeHead(200, { 'content-type': TYPES[extname(rel)] ?? 'application/octet-stream' });
@@ -75,6 +80,7 @@ export async function serve({ port = 0, files = {} } = {}) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
   await bundle();
+  await builtin();
   if (process.argv.includes('--serve')) {
     const i = process.argv.indexOf('--port');
     const server = await serve({ port: i > 0 ? Number(process.argv[i + 1]) : 8080 });

@@ -1,29 +1,40 @@
 /**
- * Fine-tunes a tiny random Llama-architecture model with LoRA in the page, on navigator.gpu:
- * device → model → LoRA → AdamW loop (forward → backward → clip → step → zero → draw), with a
- * greedy generation before and after. `window.__q` exposes the run to the test.
- * URL parameters override the settings: ?steps=40&lr=0.01&seed=0.
+ * `npm run demo`, in a web page on navigator.gpu: @q's built-in model (a small Llama trained on
+ * country facts) is loaded in 4-bit NF4 from files served beside the page, answers held-out
+ * questions, is fine-tuned with QLoRA to reply as a tour guide who adds the continent, and
+ * answers them again, with exact match before and after and a live loss chart.
+ * Every setting, the held-out split and the scoring are the demo's own (@q/qlora/demo).
+ * `window.__q` mirrors what the page shows, for tests and the console.
+ * URL parameters: ?maxSteps=N trains N steps instead of the demo's 20; ?questions=N scores the
+ * first N held-out questions instead of all 16.
  */
-import { backward, getDevice, keep, Rng, tidy } from '@q/core';
-import { AutoModelForCausalLM, generate, parseModelConfig, randomWeights } from '@q/model';
-import { getPeftModel } from '@q/lora';
-import { AdamW, clipGradNorm } from '@q/optim';
-import { LossChart } from './chart';
-import { makeBatch, PATTERNS, repeatBytes, showBytes } from './task';
+import { getDevice } from '@q/core';
+import { AutoModelForCausalLM, AutoTokenizer, nodeModules } from '@q/model';
+import { getPeftModel, prepareModelForKbitTraining } from '@q/lora';
+import { loadDataset, lossPlotSvg, SFTTrainer, type LogEntry } from '@q/sft';
+import { BUILTIN_LORA, BUILTIN_QUANTIZATION, BUILTIN_TEST_SIZE, BUILTIN_TRAINING, DATASET_SECTION_DEFAULTS, EVAL_SECTION_DEFAULTS, evaluateModel, type EvalResult } from '@q/qlora/demo';
+// The file systems browser-qlora gives @q: served files read-only under /picked, the rest in the
+// browser's private storage (the trainer writes its log and loss plot to its output folder).
+import { installBrowserFs, PICKED } from '../../browser-qlora/src/fs/browser-fs';
+import { PickedFilesFs } from '../../browser-qlora/src/fs/picked-files-fs';
 
-/** What the page exposes for tests and the console. */
+/** Exact match and loss on the held-out questions, with every answer. */
+export type Score = Pick<EvalResult, 'exactMatch' | 'loss' | 'samples' | 'seconds'>;
+
+/** What the page shows, for tests and the console. */
 export interface PageState {
-  done: boolean;
-  losses: number[];
+  phase: 'loading' | 'before' | 'training' | 'after' | 'done' | 'error';
   adapter: string;
   runtime: string;
-  before: string;
-  after: string;
-  prompt: string;
-  error: string | null;
+  maxSteps: number;
+  /** Training loss of each optimizer step. */
+  losses: number[];
+  before: Score | null;
+  after: Score | null;
+  loadSeconds: number;
+  trainSeconds: number;
   seconds: number;
-  /** New tokens per second of the last greedy generation (shown live while it runs). */
-  tokensPerSecond: number;
+  error: string | null;
 }
 
 declare global {
@@ -33,31 +44,34 @@ declare global {
 }
 
 const params = new URLSearchParams(location.search);
-const num = (k: string, d: number) => (params.has(k) ? Number(params.get(k)) : d);
-const SETTINGS = { steps: num('steps', 40), lr: num('lr', 2e-2), seed: num('seed', 0), seqLen: 24, maxGradNorm: 1.0, newTokens: 16 };
+const MAX_STEPS = Number(params.get('maxSteps') ?? BUILTIN_TRAINING.maxSteps);
+const QUESTIONS = Number(params.get('questions') ?? BUILTIN_TEST_SIZE);
+const OUTPUT_DIR = '/runs/browser-finetune';
 
-// A Llama config.json as transformers writes it, small enough for a software rasterizer.
-const CONFIG = {
-  model_type: 'llama',
-  architectures: ['LlamaForCausalLM'],
-  vocab_size: 256, // one token per byte
-  hidden_size: 32,
-  intermediate_size: 64,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  max_position_embeddings: 64,
-  rms_norm_eps: 1e-5,
-  tie_word_embeddings: false,
-};
-
-const state: PageState = { done: false, losses: [], adapter: '', runtime: '', before: '', after: '', prompt: '', error: null, seconds: 0, tokensPerSecond: 0 };
+const state: PageState = { phase: 'loading', adapter: '', runtime: '', maxSteps: MAX_STEPS, losses: [], before: null, after: null, loadSeconds: 0, trainSeconds: 0, seconds: 0, error: null };
 window.__q = state;
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const log = (id: string, text: string) => ($(id).textContent = text);
-/** Lets the page paint between steps. */
-const paint = () => new Promise((r) => setTimeout(r, 0));
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const status = (text: string) => ($('status').textContent = text);
+const pct = (s: Score) => `${s.samples.filter((x) => x.correct).length}/${s.samples.length} (${(100 * s.exactMatch!).toFixed(0)}%)`;
+
+/** The built-in model folder and the demo's dataset, as build.mjs lays them out in dist/builtin/. */
+async function builtinFiles(): Promise<{ model: File[]; dataset: File }> {
+  const manifest = (await (await fetch('dist/builtin/manifest.json')).json()) as { model: string[]; dataset: string };
+  const get = async (p: string) => new File([await (await fetch(`dist/builtin/${p}`)).blob()], p.split('/').pop()!);
+  return { model: await Promise.all(manifest.model.map((f) => get(`model/${f}`))), dataset: await get(manifest.dataset) };
+}
+
+function showAnswers(): void {
+  const { before, after } = state;
+  const rows = (before ?? after)!.samples.map((s, i) => {
+    const cell = (x: Score | null) => (x ? `<td class="${x.samples[i]!.correct ? 'ok' : 'no'}">${esc(x.samples[i]!.answer)}</td>` : '<td class="muted">…</td>');
+    return `<tr><td>${esc(s.question)}</td>${cell(before)}${cell(after)}<td class="muted">${esc(s.reference)}</td></tr>`;
+  });
+  $('answers').innerHTML = `<tr><th>held-out question</th><th>before</th><th>after</th><th>dataset's answer</th></tr>${rows.join('')}`;
+  $('score').textContent = `exact match before: ${before ? pct(before) : '…'} · after: ${after ? pct(after) : '…'}`;
+}
 
 async function run(): Promise<void> {
   const t0 = performance.now();
@@ -65,79 +79,90 @@ async function run(): Promise<void> {
   const { vendor, architecture, description } = dev.info;
   state.adapter = [vendor, architecture, description].filter(Boolean).join(' · ') || '(adapter gave no description)';
   state.runtime = dev.info.runtime;
-  log('adapter', `${state.adapter} (${state.runtime})`);
+  $('adapter').textContent = `${state.adapter} (${state.runtime})`;
 
-  const cfg = parseModelConfig(CONFIG, 'browser-finetune config');
-  // Embedding and lm_head at std 0.3 instead of 0.02 stand in for a trained model's: LoRA leaves
-  // them frozen, and at 0.02 the logits cannot move far enough in 40 steps (loss 5.5 → 5.0).
-  const weights = randomWeights(cfg, SETTINGS.seed, 0.02, { embedStd: 0.3 });
-  const model = await AutoModelForCausalLM.fromConfig(cfg, { weights });
-  const peft = getPeftModel(model, { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: 'all-linear' }, { seed: SETTINGS.seed });
-  const { trainable, all } = peft.countParameters();
-  log('params', `${trainable.toLocaleString()} trainable of ${all.toLocaleString()} parameters (LoRA r=8, all linear layers)`);
+  // The files, mounted where @q's file functions (fromPretrained, loadDataset, SFTTrainer) look.
+  status('fetching the built-in model…');
+  const files = await builtinFiles();
+  const picked = new PickedFilesFs();
+  picked.mount(`${PICKED}/model`, files.model);
+  picked.mount(`${PICKED}/data`, [files.dataset]);
+  await installBrowserFs(picked);
 
-  // Greedy continuation of the first pattern's first bytes; LoRA's B starts at zero, so this is the base model.
-  const prompt = repeatBytes(PATTERNS[0]!, 0, 8);
-  const greedy = async () => {
-    peft.eval();
-    const t = performance.now();
-    const [seq] = await generate(peft.base, [prompt], {
-      maxNewTokens: SETTINGS.newTokens,
-      doSample: false,
-      // Live speed: the page repaints between steps, since each one waits for the GPU.
-      streamer: ({ step }) => {
-        state.tokensPerSecond = (step + 1) / ((performance.now() - t) / 1000);
-        $('tps').textContent = `${step + 1} tokens, ${state.tokensPerSecond.toFixed(1)} tokens/s`;
-      },
-    });
-    peft.train();
-    return showBytes(seq!.slice(prompt.length));
+  // 1. The demo's data: shuffle, then hold out 16 rows (`qlora train`'s dataset section).
+  const seed = DATASET_SECTION_DEFAULTS.seed;
+  const ds = (await loadDataset(`${PICKED}/data/${files.dataset.name}`, { split: 'train' })).shuffle({ seed });
+  const { train, test } = ds.trainTestSplit({ testSize: BUILTIN_TEST_SIZE, seed });
+  const heldOut = [...test].slice(0, QUESTIONS);
+
+  // 2. The model in 4-bit NF4 with double quantization, and its tokenizer.
+  const tokenizer = await AutoTokenizer.fromPretrained(`${PICKED}/model`);
+  const model = await AutoModelForCausalLM.fromPretrained(`${PICKED}/model`, {
+    quantizationConfig: BUILTIN_QUANTIZATION as never,
+    onProgress: (done, total) => status(`loading in 4-bit: ${done} / ${total} tensors`),
+  });
+  $('model').textContent = `built-in Llama (${model.config.numHiddenLayers} layers, hidden ${model.config.hiddenSize}, ${model.config.vocabSize.toLocaleString()} tokens), NF4 + double quantization; ${train.length} training rows, ${heldOut.length} held-out questions`;
+
+  // The demo's scoring: greedy answers compared with the dataset's, and the loss on the answers.
+  const evalOpts = { maxNewTokens: EVAL_SECTION_DEFAULTS.maxNewTokens, batchSize: EVAL_SECTION_DEFAULTS.batchSize, maxLength: BUILTIN_TRAINING.maxLength };
+  const score = async (m: Parameters<typeof evaluateModel>[0]): Promise<Score> => {
+    const { exactMatch, loss, samples, seconds } = await evaluateModel(m, tokenizer, heldOut, evalOpts);
+    return { exactMatch, loss, samples, seconds };
   };
-  state.prompt = showBytes(prompt);
-  state.before = await greedy();
-  log('before', `${state.prompt}⟶${state.before}`);
+  state.loadSeconds = (performance.now() - t0) / 1000;
+  state.phase = 'before';
+  status('answering the held-out questions before training…');
+  state.before = await score(model);
+  showAnswers();
 
-  const opt = new AdamW(peft.trainableParameters(), { lr: SETTINGS.lr, weightDecay: 0 });
-  const chart = new LossChart($('chart'), SETTINGS.steps);
-  const progress = $<HTMLProgressElement>('progress');
-  progress.max = SETTINGS.steps;
-  const rng = new Rng(SETTINGS.seed + 1);
-  for (let step = 0; step < SETTINGS.steps; step++) {
-    const ids = makeBatch(rng, SETTINGS.seqLen); // [B, T]
-    const loss = keep(
-      tidy(() => {
-        const out = peft.forward({ inputIds: ids, labels: ids });
-        backward(out.loss!);
-        return out.loss!;
-      }),
-    );
-    const clip = clipGradNorm(opt.parameters(), SETTINGS.maxGradNorm);
-    opt.step({ lr: SETTINGS.lr, gradScale: clip.coef });
-    clip.release();
-    opt.zeroGrad();
-    state.losses.push(await loss.item());
-    loss.release();
-    chart.draw(state.losses);
-    progress.value = step + 1;
-    log('step', `step ${step + 1} / ${SETTINGS.steps} · loss ${state.losses.at(-1)!.toFixed(3)}`);
-    await paint();
-  }
+  // 3. prepare_model_for_kbit_training + LoRA (r=16 on v, o, down), 4. SFTTrainer with the demo's arguments.
+  state.phase = 'training';
+  const peft = getPeftModel(prepareModelForKbitTraining(model, { useGradientCheckpointing: false }), { ...BUILTIN_LORA, targetModules: [...BUILTIN_LORA.targetModules] }, { seed: BUILTIN_TRAINING.seed });
+  const { trainable, all } = peft.countParameters();
+  $('params').textContent = `${trainable.toLocaleString()} trainable of ${all.toLocaleString()} parameters`;
+  await (await nodeModules()).fs.rm(OUTPUT_DIR, { recursive: true, force: true }); // a fresh log each visit
+  const history: LogEntry[] = [{ step: 0, eval_loss: state.before.loss }];
+  const chart = () => ($('chart').innerHTML = lossPlotSvg(history, 'training loss and held-out loss'));
+  const trainer = new SFTTrainer({
+    model: peft,
+    tokenizer,
+    trainDataset: train,
+    // loggingSteps 1 only feeds the chart every step; training is the same.
+    args: { ...BUILTIN_TRAINING, maxSteps: MAX_STEPS, loggingSteps: 1, outputDir: OUTPUT_DIR },
+    progress: false,
+    onLog: (e) => {
+      if (e.loss === undefined) return;
+      history.push(e);
+      state.losses.push(e.loss);
+      $<HTMLProgressElement>('progress').value = e.step / MAX_STEPS;
+      status(`training: step ${e.step} / ${MAX_STEPS}, loss ${e.loss.toFixed(3)}`);
+      chart();
+    },
+    warn: (w) => console.warn(w),
+  });
+  const t1 = performance.now();
+  await trainer.train();
+  state.trainSeconds = (performance.now() - t1) / 1000;
 
-  state.after = await greedy();
-  log('after', `${state.prompt}⟶${state.after}`);
-  opt.release();
+  // 5. The 4-bit base + LoRA on the same questions.
+  state.phase = 'after';
+  status('answering the held-out questions after training…');
+  state.after = await score(peft);
+  history.push({ step: MAX_STEPS, eval_loss: state.after.loss });
+  chart();
+  showAnswers();
   peft.release();
   dev.dispose();
   state.seconds = (performance.now() - t0) / 1000;
-  log('status', `done in ${state.seconds.toFixed(1)} s`);
+  status(`done in ${state.seconds.toFixed(0)} s (training ${state.trainSeconds.toFixed(0)} s)`);
 }
 
-run()
-  .catch((e: unknown) => {
+run().then(
+  () => (state.phase = 'done'),
+  (e: unknown) => {
     state.error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    log('status', `failed: ${state.error}`);
+    state.phase = 'error';
+    status(`failed: ${state.error}`);
     console.error(e);
-  })
-  .finally(() => {
-    state.done = true;
-  });
+  },
+);

@@ -47,9 +47,11 @@ export async function bundle() {
   });
 }
 
-/** Copies the built-in model folder and dataset into dist/builtin, the page's default. */
-export async function builtin() {
-  const out = join(ROOT, 'dist', 'builtin');
+/**
+ * Copies the built-in model folder and dataset into `out` (default dist/builtin), the page's
+ * default, with a manifest.json listing them. examples/browser-finetune serves them the same way.
+ */
+export async function builtin(out = join(ROOT, 'dist', 'builtin')) {
   await rm(out, { recursive: true, force: true });
   await mkdir(join(out, 'model'), { recursive: true });
   // The model card stays behind: the page loads what a model folder needs.

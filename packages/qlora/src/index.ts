@@ -35,4 +35,5 @@ export { buildProgram } from './cli/program';
 export { processIO, type CliIO } from './run/io';
 export { runTrain, type TrainSummary } from './run/train-run';
 export { chatTemplateOf } from './run/chat-format';
-export { evaluateModel, isExactMatch, exactMatchScore, type EvalResult, type EvalSample, type EvaluateOptions } from './run/evaluate';
+export { evaluateModel, exactMatchSamples, isExactMatch, exactMatchScore, type EvalResult, type EvalSample, type EvaluateOptions } from './run/evaluate';
+export { previewQuestions, questionText, type PreviewQuestion } from './run/preview';

@@ -2,9 +2,8 @@
  * Settings of the built-in demo (`qlora train` with no model): the seed tutorial's pipeline at a
  * size a 2-core CPU running WebGPU on lavapipe finishes in a few minutes. Each value is a default
  * only: a config that names a field keeps its own value.
+ * No Node imports here: a web page runs the same demo with these values (@q/qlora/demo).
  */
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 /** The QLoRA setting, as the seed: NF4, double quantization. */
 export const BUILTIN_QUANTIZATION = Object.freeze({
@@ -33,34 +32,28 @@ export const BUILTIN_LORA = Object.freeze({
 /** Rows of the tour-guide set held out for the before/after answers and the exact-match score. */
 export const BUILTIN_TEST_SIZE = 16;
 
-/** Where the demo writes when the config names no output_dir: outside the working tree. */
-export const BUILTIN_OUTPUT_DIR = join(tmpdir(), 'qlora-demo');
-
 /**
  * Training settings that teach the built-in model the tour guide's reply in about a minute of
  * training on a 2-core CPU (the training loss is near zero by step 10): a high learning rate for LoRA (the
  * task is a reply format, not new knowledge), loss on the assistant turns only (the replies are what changes), no gradient
  * checkpointing (the model is small; recomputing would only cost time), and no periodic eval (the
- * `eval` section measures the held-out rows before and after).
+ * `eval` section measures the held-out rows before and after). `builtinTraining()` adds the output folder.
  */
-export function builtinTraining(_withEval = false): Record<string, unknown> {
-  return {
-    outputDir: BUILTIN_OUTPUT_DIR,
-    perDeviceTrainBatchSize: 4,
-    perDeviceEvalBatchSize: 8,
-    gradientAccumulationSteps: 1,
-    learningRate: 3e-3,
-    lrSchedulerType: 'cosine',
-    warmupSteps: 2,
-    maxSteps: 20,
-    loggingSteps: 2,
-    // The `eval` section measures the held-out rows before and after; no eval in between.
-    evalStrategy: 'no',
-    bf16: false,
-    saveStrategy: 'no',
-    gradientCheckpointing: false,
-    assistantOnlyLoss: true,
-    maxLength: 96,
-    seed: 0,
-  };
-}
+export const BUILTIN_TRAINING = Object.freeze({
+  perDeviceTrainBatchSize: 4,
+  perDeviceEvalBatchSize: 8,
+  gradientAccumulationSteps: 1,
+  learningRate: 3e-3,
+  lrSchedulerType: 'cosine',
+  warmupSteps: 2,
+  maxSteps: 20,
+  loggingSteps: 2,
+  // The `eval` section measures the held-out rows before and after; no eval in between.
+  evalStrategy: 'no',
+  bf16: false,
+  saveStrategy: 'no',
+  gradientCheckpointing: false,
+  assistantOnlyLoss: true,
+  maxLength: 96,
+  seed: 0,
+});

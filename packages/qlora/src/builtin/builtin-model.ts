@@ -7,8 +7,10 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, loadModelConfig, type CausalLM, type FromPretrainedOptions, type ModelConfig } from '@q/model';
+import { BUILTIN_TRAINING } from './builtin-defaults';
 
 const require = createRequire(import.meta.url);
 
@@ -64,4 +66,12 @@ export async function saveBuiltinTokenizer(dir: string): Promise<void> {
  */
 export function builtinDatasetPath(): string {
   return join(packageDir(), 'data', 'guide-chat.jsonl');
+}
+
+/** Where the demo writes when the config names no output_dir: outside the working tree. */
+export const BUILTIN_OUTPUT_DIR = join(tmpdir(), 'qlora-demo');
+
+/** The demo's TrainingArguments: BUILTIN_TRAINING writing to BUILTIN_OUTPUT_DIR. */
+export function builtinTraining(_withEval = false): Record<string, unknown> {
+  return { outputDir: BUILTIN_OUTPUT_DIR, ...BUILTIN_TRAINING };
 }
