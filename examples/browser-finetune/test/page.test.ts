@@ -35,6 +35,13 @@ const ARGS = [
   '--no-first-run',
 ];
 const SCREENSHOT = join(tmpdir(), 'q-browser-finetune.png');
+// The demo's full run (20 steps, 16 questions) takes about 10 minutes in SwiftShader on 2 cores
+// (about 20 s a step against 2.6 s in Node): too long for every `npm test`. By default the page
+// runs 4 steps and 3 questions and the test checks the flow and that the held-out loss falls;
+// Q_BROWSER_DEMO_FULL=1 (`npm run test:full -w @q/examples-browser-finetune`) runs the demo's
+// settings and checks its goal (exact match ≤ 10% before, ≥ 80% after). Measured here: 0/16 ->
+// 13/16 in Chromium, as in Node.
+const FULL = process.env.Q_BROWSER_DEMO_FULL === '1';
 
 if (!HAVE && !CI) console.warn(`browser-finetune page test skipped: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH, or install Debian's chromium)`);
 
@@ -65,7 +72,7 @@ describe('browser fine-tuning page (Chromium, WebGPU)', () => {
     await new Promise((r) => server?.close(r));
   });
 
-  it.skipIf(!HAVE)('fine-tunes the built-in model in 4-bit: exact match ≤ 10% before, ≥ 80% after', async () => {
+  it.skipIf(!HAVE)(FULL ? 'fine-tunes the built-in model in 4-bit: exact match ≤ 10% before, ≥ 80% after' : 'fine-tunes the built-in model in 4-bit for 4 steps: answers before and after, held-out loss falls', async () => {
     const page = await browser.newPage({ viewport: { width: 960, height: 1200 } });
     // Playwright's own 30 s defaults would be fixed waits too.
     page.setDefaultTimeout(0);
@@ -75,7 +82,7 @@ describe('browser fine-tuning page (Chromium, WebGPU)', () => {
     // An uncaught page error (e.g. the module failed to load) ends the wait on the page's state too.
     const failed = new Promise<never>((_, reject) => page.on('pageerror', (e) => reject(new Error(`page error: ${e.message}`))));
     failed.catch(() => {});
-    await page.goto(url);
+    await page.goto(FULL ? url : `${url}?maxSteps=4&questions=3`);
     let got: PageState;
     try {
       // Each wait ends when the page's state changes: a phase begun, a step done.
@@ -116,7 +123,7 @@ describe('browser fine-tuning page (Chromium, WebGPU)', () => {
     // The demo's change: the built-in model does not answer in the tour guide's format, the tuned one does.
     expect(before.samples.length).toBe(after.samples.length);
     expect(before.exactMatch!).toBeLessThanOrEqual(0.1);
-    expect(after.exactMatch!).toBeGreaterThanOrEqual(0.8);
+    if (FULL) expect(after.exactMatch!).toBeGreaterThanOrEqual(0.8);
     expect(after.loss).toBeLessThan(before.loss);
     // The page shows both answers to every question.
     expect(await page.locator('#answers tr').count()).toBe(after.samples.length + 1);
