@@ -52,7 +52,10 @@ export class DecoderLayer {
     // Without gradients (generation, evaluation) flash attention runs: one dispatch instead of the
     // permutes, two matmuls and a masked softmax, and no [B, Hq, T, S] scores in memory. A prefill
     // into an empty cache attends over its own k/v and writes them to the cache beside.
-    const inference = !isGradEnabled();
+    // NOTE: Node only for now. In headless Chromium (SwiftShader) the page's GPU process was lost
+    // ("A valid external Instance reference no longer exists") during an evaluation on this path,
+    // and the composed path runs there; real browser GPUs are untested.
+    const inference = !isGradEnabled() && x.dev.info.runtime === 'node';
     let a: Tensor;
     if (io.cache && io.cache.length === 0 && inference && T > 1 && (!io.mask || io.prefillMask)) {
       io.cache.append(k, v);
