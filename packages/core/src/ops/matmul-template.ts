@@ -285,6 +285,9 @@ function tensorCore(spec: GemmSpec, t: TensorCoreTile): KernelDecl {
   const L = `subgroup_matrix_left<f16, ${TK}, ${TM}>`;
   const R = `subgroup_matrix_right<f16, ${TN}, ${TK}>`;
   const C = `subgroup_matrix_result<f32, ${TN}, ${TM}>`;
+  // NOTE: Dawn in webgpu 0.6.2 warns that the trailing majorness bool of subgroupMatrixLoad/Store
+  // is deprecated (its replacement is a template argument: subgroupMatrixLoad<T, col_major>). The
+  // bool form is the one checked on an H200; the template form is untested there so far.
   const aAt = (i: number) => (aByK ? `(sm + ${i * TM}u) * ${PA}u + kk, false` : `kk * ${PA}u + sm + ${i * TM}u, true`);
   const bAt = (j: number) => (bByK ? `(sn + ${j * TN}u) * ${PB}u + kk, true` : `kk * ${PB}u + sn + ${j * TN}u, false`);
   const compute = `for (var kk = 0u; kk < ${BK}u; kk += ${TK}u) {
