@@ -35,12 +35,12 @@ const ARGS = [
   '--no-first-run',
 ];
 const SCREENSHOT = join(tmpdir(), 'q-browser-finetune.png');
-// The demo's full run (20 steps, 16 questions) takes about 10 minutes in SwiftShader on 2 cores
-// (about 20 s a step against 2.6 s in Node): too long for every `npm test`. By default the page
-// runs 4 steps and 3 questions and the test checks the flow and that the held-out loss falls;
-// Q_BROWSER_DEMO_FULL=1 (`npm run test:full -w @q/examples-browser-finetune`) runs the demo's
-// settings and checks its goal (exact match ≤ 10% before, ≥ 80% after). Measured here: 0/16 ->
-// 13/16 in Chromium, as in Node.
+// The demo's full run (20 steps, 16 questions) takes about 4 minutes in SwiftShader on 2 idle
+// cores (4 min 8 s on 2026-11-29: training 141 s) and over 10 minutes on loaded ones: too long for
+// every `npm test`. By default the page runs 4 steps and 3 questions and the test checks the flow
+// and that the held-out loss falls; Q_BROWSER_DEMO_FULL=1 (`npm run test:full -w
+// @q/examples-browser-finetune`) runs the demo's settings and checks its goal (exact match ≤ 10%
+// before, ≥ 80% after). Measured here: 0/16 -> 13/16 in Chromium, as in Node.
 const FULL = process.env.Q_BROWSER_DEMO_FULL === '1';
 
 if (!HAVE && !CI) console.warn(`browser-finetune page test skipped: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH, or install Debian's chromium)`);
