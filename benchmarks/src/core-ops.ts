@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { getDevice, randn, tensor, keep, matmul, add, softmax, rmsNorm, crossEntropy, Rng, f32ToF16, f16ToF32, type Tensor, type DType, type QDevice } from '@q/core';
 import { matmulSettings, TILE_64, TILE_128 } from '@q/core/kernel';
-import { timeIt, progress, printTable, adapterSlug, isCpuAdapter, writeJson, type Timing } from './harness';
+import { timeIt, progress, printTable, adapterSlug, isCpuAdapter, sampledErr, writeJson, type Timing } from './harness';
 
 const { values: opts } = parseArgs({
   options: {
@@ -74,20 +74,9 @@ function matmulCase(M: number, N: number, K: number, dtype: DType, transB: boole
         // Checks 64 sampled outputs against float64, so a fast kernel is also a right one.
         async check() {
           const c = matmul(a, b, { transB });
-          const got = await c.read();
+          const got = (await c.read()) as Float32Array;
           c.release();
-          const rng = new Rng(7);
-          let err = 0;
-          let ss = 0;
-          for (let s = 0; s < 64; s++) {
-            const m = Math.floor(rng.next() * M);
-            const n = Math.floor(rng.next() * N);
-            let ref = 0;
-            for (let k = 0; k < K; k++) ref += ha[m * K + k]! * (transB ? hb[n * K + k]! : hb[k * N + n]!);
-            err = Math.max(err, Math.abs(got[m * N + n]! - ref));
-            ss += ref * ref;
-          }
-          return err / Math.sqrt(ss / 64);
+          return sampledErr(got, ha, hb, M, N, K, transB);
         },
         release: () => {
           [a, b].forEach((t) => t.release());

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { noGrad, tidy, type QDevice, type KernelTiming } from '@q/core';
+import { noGrad, tidy, Rng, type QDevice, type KernelTiming } from '@q/core';
 
 export interface Timing {
   /** Iterations timed (after warm-up). */
@@ -101,4 +101,20 @@ export function isCpuAdapter(dev: QDevice): boolean {
 export function writeJson(path: string, data: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(data, null, 2) + '\n');
+}
+
+/** Max |got − ref| / rms(ref) over 64 sampled outputs of C = A·op(B) (B [K, N], or [N, K] with transB). */
+export function sampledErr(got: Float32Array, ha: Float32Array, hb: Float32Array, M: number, N: number, K: number, transB: boolean): number {
+  const rng = new Rng(7);
+  let err = 0;
+  let ss = 0;
+  for (let s = 0; s < 64; s++) {
+    const m = Math.floor(rng.next() * M);
+    const n = Math.floor(rng.next() * N);
+    let ref = 0;
+    for (let k = 0; k < K; k++) ref += ha[m * K + k]! * (transB ? hb[n * K + k]! : hb[k * N + n]!);
+    err = Math.max(err, Math.abs(got[m * N + n]! - ref));
+    ss += ref * ref;
+  }
+  return err / Math.sqrt(ss / 64);
 }

@@ -14,7 +14,7 @@ import { quantizeNF4 } from '../../packages/nf4/src/quantize';
 import { dequantizeNF4 } from '../../packages/nf4/src/dequantize';
 import { Nf4Weight, nf4Linear, nf4LinearBackward } from '../../packages/nf4/src/gpu-index';
 import { nf4LinearSettings } from '../../packages/nf4/src/gpu/nf4-linear';
-import { timeIt, printTable, adapterSlug, isCpuAdapter, writeJson, type Timing } from './harness';
+import { timeIt, printTable, adapterSlug, isCpuAdapter, sampledErr, writeJson, type Timing } from './harness';
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,22 +45,6 @@ function hostRandn(n: number, seed: number, dtype: DType): Float32Array {
   const rng = new Rng(seed);
   const d = Float32Array.from({ length: n }, () => rng.normal());
   return dtype === 'f16' ? f16ToF32(f32ToF16(d)) : d;
-}
-
-/** Max |got − ref| / rms(ref) over 64 sampled outputs of C = A·op(B) (B [K, N], or [N, K] with transB). */
-function sampledErr(got: Float32Array, ha: Float32Array, hb: Float32Array, M: number, N: number, K: number, transB: boolean): number {
-  const rng = new Rng(7);
-  let err = 0;
-  let ss = 0;
-  for (let s = 0; s < 64; s++) {
-    const m = Math.floor(rng.next() * M);
-    const n = Math.floor(rng.next() * N);
-    let ref = 0;
-    for (let k = 0; k < K; k++) ref += ha[m * K + k]! * (transB ? hb[n * K + k]! : hb[k * N + n]!);
-    err = Math.max(err, Math.abs(got[m * N + n]! - ref));
-    ss += ref * ref;
-  }
-  return err / Math.sqrt(ss / 64);
 }
 
 const describeTile = (t: MatmulTile | 'auto') =>

@@ -24,7 +24,7 @@ const arg = (k: string, d: string) => {
 
 // --toggles a,b: extra Dawn toggles (tuning runs), added to @q's own.
 const extra = arg('toggles', '');
-const dev = await getDevice(extra ? { dawnFlags: [`enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia,disable_robustness,${extra}`] } : {});
+const dev = await getDevice(extra ? { toggles: extra.split(',') } : {});
 const cpu = isCpuAdapter(dev);
 const layers = Number(arg('layers', cpu ? '2' : '24'));
 const T = Number(arg('seq', cpu ? '64' : '512'));

@@ -8,8 +8,10 @@ import { nodeFs, withQuietStderr } from './quiet-stderr';
 export interface DeviceOptions {
   /** Ask for f16 shaders where the adapter has them. Default true. */
   f16?: boolean;
-  /** Extra Dawn toggles for Node (`enable-dawn-features=...`). */
+  /** Dawn's flags for Node in full (`enable-dawn-features=...`), replacing @q's own. */
   dawnFlags?: string[];
+  /** Node: Dawn toggles added to @q's own (tuning runs, e.g. `skip_validation`). */
+  toggles?: string[];
   /**
    * Node only: Dawn's shader robustness (index clamping of every buffer and workgroup-array
    * access). Default false in Node: Dawn's `disable_robustness` toggle is set, as Chromium's
@@ -116,7 +118,8 @@ async function gpuEntry(opts: DeviceOptions): Promise<{ gpu: GPU; runtime: 'node
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.Q_ROBUSTNESS;
     const robust = opts.robustness ?? env === 'on';
     nodeRobust = robust;
-    const flags = opts.dawnFlags ?? [`enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia${robust ? '' : ',disable_robustness'}`];
+    const toggles = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia', ...(robust ? [] : ['disable_robustness']), ...(opts.toggles ?? [])];
+    const flags = opts.dawnFlags ?? [`enable-dawn-features=${toggles.join(',')}`];
     nodeGpu = mod.create(flags);
   }
   return { gpu: nodeGpu, runtime: 'node' };

@@ -80,7 +80,6 @@ const sources = new WeakMap<KernelDecl, string>();
 // source again and hashing it for the pipeline cache on every dispatch cost the host more than
 // the GPU work of many small kernels. Strings compare by content, which is cheap next to hashing.
 interface Known {
-  head: string;
   body: string;
   header: string | undefined;
   directives: string | undefined;
@@ -100,7 +99,7 @@ function sourceOf(k: KernelDecl): string {
   if (!hit) {
     // A kernel whose body embeds changing sizes would grow the list without bound: keep the last few.
     if (list.length >= 64) list.shift();
-    list.push({ head, body: k.body, header: k.header, directives: k.directives, src });
+    list.push({ body: k.body, header: k.header, directives: k.directives, src });
   }
   sources.set(k, src);
   return src;

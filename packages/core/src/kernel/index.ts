@@ -19,7 +19,7 @@ export { stridesOf, broadcastShapes, broadcastStrides, sameShape } from '../shap
 export { addInPlace, fillInPlace } from '../ops/elementwise';
 export { broadcastIndex, broadcastCpu } from '../ops/expand';
 export { ROW_MAX_SUM } from '../ops/softmax';
-export { TILE_64, TILE_128, matmulSettings, tensorCoreTile, tensorCoreTileFor, tensorCoreShapes, tensorCoreThresholds, useTensorCores, splitsFor, sumSlices, matmulMixed, fitTile, type MatmulTile } from '../ops/matmul';
+export { TILE_64, TILE_128, matmulSettings, tensorCoreTile, tensorCoreTileFor, tensorCoreShapes, tensorCoreThresholds, useTensorCores, splitsFor, sumSlices, matmulMixed, isCpuAdapter, fitTile, type MatmulTile } from '../ops/matmul';
 export {
   gemmKernel, denseLoad, tileShape, gemmSharedBytes, type GemmTile, type GemmSpec, type TileLoad, type CudaCoreTile, type TensorCoreTile,
 } from '../ops/matmul-template';

@@ -17,7 +17,7 @@ import { DeviceError, ShapeError } from '../errors';
 import type { DeviceInfo } from '../device';
 import { denseLoad, gemmKernel, gemmSharedBytes, tileShape, type CudaCoreTile, type GemmTile, type TensorCoreTile } from './matmul-template';
 import { sameShape } from '../shape';
-import { sum, sumTo } from './reduce';
+import { sumTo } from './reduce';
 import { cast } from './cast';
 import { gemvTransB, GEMV_MAX_ROWS } from './gemv';
 
@@ -99,7 +99,8 @@ function envTensorCores(): 'auto' | 'on' | 'off' {
   return v === 'on' || v === 'off' ? v : 'auto';
 }
 
-function isCpuAdapter(info: DeviceInfo): boolean {
+/** Whether the adapter is a CPU implementation (lavapipe, SwiftShader): tile and split choices differ there. */
+export function isCpuAdapter(info: DeviceInfo): boolean {
   return /llvmpipe|lavapipe|swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
 }
 

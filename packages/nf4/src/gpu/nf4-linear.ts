@@ -9,7 +9,7 @@
 // x: [..., K] (f32 or f16), w: Nf4Weight [N, K] -> y: [..., N]
 // backward: gy [..., N] -> gx [..., K]
 import { ShapeError, type Tensor } from '@q/core';
-import { defineOp, launch, empty, splitsFor, sumSlices, tileShape, useTensorCores, TILE_64, TILE_128, type CpuTensor, type GemmTile } from '@q/core/kernel';
+import { defineOp, launch, empty, isCpuAdapter, splitsFor, sumSlices, tileShape, useTensorCores, TILE_64, TILE_128, type CpuTensor, type GemmTile } from '@q/core/kernel';
 import { dequantizeNF4 } from '../dequantize';
 import { nf4LinearKernel, sharedBytes, type Kernel, type Mode, type TileSize } from './nf4-linear-kernel';
 import type { Nf4Weight } from './nf4-weight';
@@ -24,14 +24,9 @@ export const nf4LinearSettings: { tile: 'auto' | TileSize | GemmTile; tensorCore
 
 const kernels = new Map<string, Kernel>();
 
-function isCpu(dev: Tensor['dev']): boolean {
-  const { vendor, architecture, description } = dev.info;
-  return /llvmpipe|lavapipe|swiftshader/i.test(`${vendor} ${architecture} ${description}`);
-}
-
 /** As core's matmul picks its tile, for an [M, C] output. */
 function pickTile(M: number, C: number, dtype: 'f32' | 'f16', dev: Tensor['dev'], mode: Mode): GemmTile {
-  const cpu = isCpu(dev);
+  const cpu = isCpuAdapter(dev.info);
   let B: TileSize;
   const forced = nf4LinearSettings.tile;
   if (typeof forced === 'object') return forced;
@@ -78,7 +73,7 @@ function fused(mode: Mode, a: Tensor, w: Nf4Weight, absmax: Tensor): Tensor {
   const uniforms = [M, R, C, K, Math.log2(w.blocksize)];
   // Few output tiles over a long reduction (the k/v projections: 1024 x 128 outputs over 896)
   // leave a GPU idle: split the reduction as core's matmul does, summing f32 partial products.
-  const splits = splitsFor(grid[0] * grid[1], R, BK, isCpu(a.dev));
+  const splits = splitsFor(grid[0] * grid[1], R, BK, isCpuAdapter(a.dev.info));
   if (splits > 1) {
     const kPer = Math.ceil(R / splits / BK) * BK;
     const layers = Math.ceil(R / kPer);
